@@ -1,0 +1,162 @@
+"""The Prefect flow ``digest``: it only wires the core's steps (``flows.pipeline``) as tasks.
+
+Only fetching and sending retry, and only on transient errors (timeouts, 429/5xx, SMTP 4xx,
+dropped connections). Everything else is recorded in the store and reported, so a retry
+or the next run picks up exactly what is owed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "paperdigest")
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from . import pipeline  # noqa: E402
+from .config import Config, load_config  # noqa: E402
+from .errors import DeliveryError, TransientDeliveryError  # noqa: E402
+from .fetch import is_transient  # noqa: E402
+from .store import Store  # noqa: E402
+
+DEPLOYMENT_NAME = "paperdigest"
+
+
+def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - the state's own exception
+        return is_transient(exc) or isinstance(exc, TransientDeliveryError)
+    return False
+
+
+@task(cache_policy=NO_CACHE)
+def read_listings(config: Config, extra: list[str], now: datetime) -> list[pipeline.Capture]:
+    paths = [str(s.path) for s in config.sources if s.path is not None]
+    caps = pipeline.read_path_captures(paths, max_bytes=config.max_input_bytes, now=now)
+    return caps + pipeline.read_path_captures(extra, max_bytes=config.max_input_bytes, now=now)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_if_transient)
+def fetch_listing(client: Any, config: Config, source_name: str, now: datetime) -> pipeline.Capture:
+    source = next(s for s in config.sources if s.name == source_name)
+    with Store(config.store_url) as store:
+        return pipeline.fetch_capture(client, source, store, max_bytes=config.max_input_bytes, now=now)
+
+
+@task(cache_policy=NO_CACHE)
+def ingest_listing(config: Config, capture: pipeline.Capture, now: datetime) -> pipeline.InputReport:
+    with Store(config.store_url) as store:
+        report = pipeline.ingest_capture(store, capture, output_dir=config.output_dir, now=now)
+    logger = get_run_logger()
+    if report.error:
+        logger.error("%s", report.error)
+    else:
+        logger.info("%s: %d papers, %d new%s", report.source, report.papers, report.new,
+                    " (duplicate)" if report.duplicate else "")
+    return report
+
+
+@task(cache_policy=NO_CACHE)
+def rank_profile(config: Config, profile_name: str, now: datetime, warnings: list[str]) -> Any:
+    """One profile's ranking and digest: independent of the others, so it can run on any worker."""
+    profile = next(p for p in config.profiles if p.name == profile_name)
+    with Store(config.store_url) as store:
+        stats = pipeline.term_stats(store)
+        return pipeline.build_profile_digest(store, profile, stats, now=now, day=pipeline.digest_day(config, now),
+                                             warnings=warnings)
+
+
+@task(cache_policy=NO_CACHE)
+def render_digests(config: Config) -> list[Path]:
+    from .render import render_markdown
+
+    with Store(config.store_url) as store:
+        written = []
+        for digest_id in store.digests_without_markdown():
+            path = pipeline.write_markdown(store, digest_id, config.output_dir)
+            view = store.digest_view(digest_id)
+            key = "digest-" + "".join(c if c.isalnum() else "-" for c in view.profile_name.lower())
+            create_markdown_artifact(markdown=render_markdown(view), key=key[:100],
+                                     description=f"{view.profile_title}: {len(view.items)} papers ({view.date})")
+            written.append(path)
+    return written
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_retry_if_transient)
+def send_emails(config: Config, now: datetime) -> list[pipeline.EmailReport]:
+    """Send what is owed; if a transient failure left some owed, raise so Prefect retries."""
+    with Store(config.store_url) as store:
+        reports = pipeline.deliver_owed(store, config, owner=pipeline.run_owner(), now=now)
+        owed = [r for r in reports if r.status == "failed"]
+        still_pending = {(k, to) for k, to, status, _e, _c in store.delivery_status() if status == "pending"}
+    for r in reports:
+        get_run_logger().info("%s -> %s: %s", r.digest, r.to, r.status)
+    retry = [r for r in owed if (r.digest, r.to) in still_pending]
+    if retry:
+        raise TransientDeliveryError(f"{len(retry)} email(s) failed transiently; first: {retry[0].error}")
+    return reports
+
+
+@task(cache_policy=NO_CACHE)
+def publish_feeds(config: Config, now: datetime) -> dict[str, dict[str, Path]]:
+    with Store(config.store_url) as store:
+        return pipeline.publish_feeds(store, config, now)
+
+
+@flow(name="digest", log_prints=False)
+async def digest(config_path: str, snapshots: list[str] | None = None, now: str | None = None) -> dict[str, Any]:
+    """Ingest new listings, rank them per profile, render and deliver the digests."""
+    when = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
+    config = load_config(config_path)
+    captures = read_listings(config, list(snapshots or []), when)
+    url_sources = [s for s in config.sources if s.url]
+    if url_sources:
+        from .fetch import make_client
+
+        with make_client() as client:
+            for s in url_sources:
+                state = fetch_listing(client, config, s.name, when, return_state=True)
+                try:
+                    captures.append(await state.result() if asyncio.iscoroutine(state.result) else state.result())
+                except Exception as e:  # noqa: BLE001 - reported as this source's failure
+                    captures.append(pipeline.Capture(source=s.name, captured=when, error=str(e)))
+    reports = [ingest_listing(config, c, when) for c in captures]
+    warnings = [r.warning for r in reports if r.warning]
+    records = {p.name: rank_profile(config, p.name, when, warnings) for p in config.profiles}
+    render_digests(config)
+    errors: list[str] = []
+    emails: list[pipeline.EmailReport] = []
+    state = send_emails(config, when, return_state=True)
+    try:
+        emails = state.result()
+    except DeliveryError as e:
+        errors.append(str(e))
+    feeds = publish_feeds(config, when)
+    create_table_artifact(key="ingest-report", table=[r.to_json() for r in reports],
+                          description="What each input held")
+    with Store(config.store_url) as store:
+        report = pipeline.assemble_report(store, config, reports, records, feeds, emails, errors)
+    return report.to_json()
+
+
+def run_flow(config_path: str, snapshots: list[str], now: datetime) -> dict[str, Any]:
+    """Run the flow once in this process and return its report."""
+    return asyncio.run(digest(config_path=str(Path(config_path).resolve()), snapshots=snapshots,
+                              now=now.isoformat()))
+
+
+def serve_deployment(config: Config) -> None:
+    """Serve the ``digest`` deployment on the config's schedule (blocks; needs a Prefect server)."""
+    from prefect.schedules import Cron
+
+    digest.serve(name=DEPLOYMENT_NAME,
+                 schedules=[Cron(config.schedule.cron, timezone=config.schedule.timezone)],
+                 parameters={"config_path": str(config.path.resolve())},
+                 description="Daily paperdigest run")

@@ -1,0 +1,498 @@
+"""The steps of a digest run as plain functions: the Prefect flow in ``flows.digest`` wraps
+each in a task, and ``run_digest`` composes them without Prefect (for ``--without-prefect``
+and for tests).
+
+Order of a run and why it is safe to kill at any point:
+
+1. read or fetch every source; archive the raw bytes; parse; ingest (one transaction per
+   capture, so one bad input never rolls back another);
+2. per profile: rank the papers it has not considered yet, then create the digest, its
+   items, its owed deliveries and the cursor move in one transaction;
+3. write every digest's Markdown that is not written yet;
+4. claim and send every owed delivery (this run's and any a crashed run left), marking each
+   sent only after the server accepted it;
+5. rewrite the feeds from the store.
+
+Steps 3-5 work from the store, not from this run's memory, so the next run finishes
+whatever a killed run left.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import statistics
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from . import files
+from .config import Config, Profile, SourceConfig
+from .errors import DeliveryError, InputError, PaperdigestError, PermanentDeliveryError, one_line
+from .models import Listing, Paper
+from .store import DigestRecord, Store, content_hash
+
+log = logging.getLogger("paperdigest")
+
+# A capture with fewer papers than this share of the source's recent median is "suspiciously short".
+SHORT_CAPTURE_RATIO = 0.5
+SHORT_CAPTURE_MIN_HISTORY = 3
+TERM_STATS_BLOB = "term_stats"
+
+
+def failpoint(name: str) -> None:
+    """Fault injection for the crash tests: ``PAPERDIGEST_FAILPOINT=<name>`` kills the process
+    here with SIGKILL, as a power cut or the OOM killer would."""
+    if os.environ.get("PAPERDIGEST_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- captures
+
+
+@dataclass
+class Capture:
+    """The raw bytes of one input, or why there are none."""
+
+    source: str  # what the report names: the file path or the source's name/URL
+    captured: datetime
+    data: bytes | None = None
+    content_type: str | None = None
+    format: str = "auto"
+    error: str | None = None
+    not_modified: bool = False
+    validators: tuple[str | None, str | None] | None = None  # (etag, last_modified) to save after ingest
+    state_key: str | None = None  # the source_state row to update
+
+
+@dataclass
+class InputReport:
+    source: str
+    papers: int = 0
+    new: int = 0
+    duplicate: bool = False
+    error: str | None = None
+    warning: str | None = None
+    not_modified: bool = False
+    new_ids: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "papers": self.papers, "new": self.new, "duplicate": self.duplicate,
+                "error": self.error, "warning": self.warning, "not_modified": self.not_modified}
+
+
+def read_path_captures(specs: Iterable[str | os.PathLike[str]], *, max_bytes: int, now: datetime,
+                       fmt: str = "auto") -> list[Capture]:
+    """Expand paths, folders and globs into captures; a missing or unreadable one is a failed capture."""
+    caps: list[Capture] = []
+    for spec in specs:
+        try:
+            paths = files.expand_inputs(spec)
+        except InputError as e:
+            caps.append(Capture(source=os.fspath(spec), captured=now, error=str(e)))
+            continue
+        for path in paths:
+            try:
+                data = files.read_input(path, max_bytes)
+            except InputError as e:
+                caps.append(Capture(source=str(path), captured=now, error=str(e)))
+                continue
+            caps.append(Capture(source=str(path), captured=now, data=data, format=fmt))
+    return caps
+
+
+def parse_capture(cap: Capture) -> Listing:
+    from .parse import parse_listing
+
+    assert cap.data is not None
+    return parse_listing(cap.data, name=cap.source, format=cap.format, content_type=cap.content_type,
+                         captured=cap.captured)
+
+
+def capture_warning(store: Store, source: str, listing: Listing) -> str | None:
+    """Flag a capture that is broken or much shorter than what this source usually gives."""
+    notes = list(listing.warnings)
+    if listing.broken:
+        return one_line(f"{source}: capture looks broken: " + ("; ".join(notes) or "sentinel item"))
+    recent = store.recent_paper_counts(source)
+    if len(recent) >= SHORT_CAPTURE_MIN_HISTORY:
+        median = statistics.median(recent)
+        if len(listing.papers) < SHORT_CAPTURE_RATIO * median:
+            return one_line(f"{source}: capture looks short: {len(listing.papers)} papers, "
+                            f"recent median {median:g}")
+    return None
+
+
+def ingest_capture(store: Store, cap: Capture, *, output_dir: Path, now: datetime) -> InputReport:
+    """Archive, parse and store one capture. Never raises for a bad input: the report says why."""
+    if cap.error:
+        log.error("%s", cap.error)
+        store.record_failure(source=cap.source, hash_=None, error=cap.error, now=now)
+        return InputReport(cap.source, error=cap.error)
+    if cap.not_modified:
+        return InputReport(cap.source, not_modified=True)
+    assert cap.data is not None
+    files.archive_capture(output_dir, cap.data)
+    digest = content_hash(cap.data)
+    try:
+        listing = parse_capture(cap)
+    except PaperdigestError as e:
+        log.error("%s", e)
+        store.record_failure(source=cap.source, hash_=digest, error=str(e), now=now)
+        return InputReport(cap.source, error=str(e))
+    warning = capture_warning(store, cap.source, listing)
+    if warning:
+        log.warning("%s", warning)
+    for problem in listing.problems:
+        log.warning("%s: %s", cap.source, problem)
+    result = store.ingest(listing, source=cap.source, hash_=digest, captured=cap.captured, now=now,
+                          warning=warning)
+    if cap.state_key and cap.validators:
+        store.save_source_validators(cap.state_key, cap.validators[0], cap.validators[1], now)
+    failpoint("after-ingest")
+    error = None
+    if listing.problems:
+        # Complete papers were kept; the report still says the input was not clean.
+        error = one_line(f"{cap.source}: " + "; ".join(listing.problems))
+    return InputReport(cap.source, result.papers, result.new, result.duplicate, error=error,
+                       warning=warning, new_ids=result.new_ids)
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def fetch_capture(client: Any, source: SourceConfig, store: Store, *, max_bytes: int, now: datetime) -> Capture:
+    """Fetch one URL source with a conditional GET; failures become a failed capture."""
+    from .fetch import Validators, fetch_source
+
+    assert source.url is not None
+    etag, modified = store.source_validators(source.name)
+    result = fetch_source(client, source.url, params=source.params or None,
+                          validators=Validators(etag=etag, last_modified=modified),
+                          max_bytes=max_bytes, timeout=source.timeout)
+    if result.not_modified:
+        return Capture(source=source.name, captured=now, not_modified=True)
+    return Capture(source=source.name, captured=now, data=result.content, content_type=result.content_type,
+                   format=source.format, state_key=source.name,
+                   validators=(result.validators.etag, result.validators.last_modified))
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+def term_stats(store: Store) -> Any:
+    """IDF statistics over the whole store, brought up to date incrementally (new papers only)."""
+    from .ranking import TermStats
+
+    saved = store.load_blob(TERM_STATS_BLOB)
+    stats, upto = (TermStats.from_json(saved[0]), saved[1]) if saved else (TermStats(), 0)
+    fresh = store.papers_after(upto)
+    if fresh:
+        stats.add(p for _, p in fresh)
+        store.save_blob(TERM_STATS_BLOB, stats.to_json(), fresh[-1][0])
+    return stats
+
+
+def digest_day(config: Config, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(config.schedule.timezone)).date()
+
+
+def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
+                         warnings: Sequence[str] = ()) -> DigestRecord | None:
+    """Rank the papers this profile has not considered and record its digest (one transaction).
+
+    A new profile starts with the papers first seen in the last ``backfill_days``. Papers
+    ranked below ``min_score`` or beyond ``max_items`` are considered and not offered again.
+    Returns None when a concurrent run already took these papers.
+    """
+    from .ranking import rank, select
+
+    cursor = store.profile_cursor(profile.name)
+    start = cursor if cursor is not None else store.first_paper_seen_since(now - timedelta(days=profile.backfill_days))
+    candidates = store.papers_after(start)
+    ids = {id(p): pid for pid, p in candidates}
+    papers = [p for _, p in candidates]
+    ranked = rank(papers, [profile], stats)[profile.name] if papers else []
+    chosen = select(ranked, profile)
+    matched = sum(1 for it in ranked if it.score >= profile.min_score)
+    new_cursor = candidates[-1][0] if candidates else start
+    failpoint("before-digest")
+    return store.create_digest(
+        profile=profile.name, profile_title=profile.title, expected_cursor=cursor, new_cursor=new_cursor,
+        day=day, now=now, new_papers=len(papers), matched=matched,
+        items=[(ids[id(it.paper)], it) for it in chosen],
+        recipients=profile.recipients if (chosen or profile.send_empty) else (),
+        warnings=warnings)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def write_markdown(store: Store, digest_id: int, output_dir: Path) -> Path:
+    """Render a digest's Markdown from the store and write it atomically (idempotent)."""
+    from .render import render_markdown
+
+    view = store.digest_view(digest_id)
+    path = files.markdown_path(output_dir, view.digest_id)
+    files.atomic_write(path, render_markdown(view))
+    store.set_markdown_path(digest_id, str(path))
+    return path
+
+
+def write_pending_markdown(store: Store, output_dir: Path) -> list[Path]:
+    return [write_markdown(store, d, output_dir) for d in store.digests_without_markdown()]
+
+
+def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict[str, Path]]:
+    """Rewrite every feed from the store: per profile, plus ``all`` (every new paper, unfiltered)."""
+    from .feeds import render_feed
+
+    since = now - timedelta(days=config.feed.max_days)
+    base = config.feed.base_url.rstrip("/") + "/"
+    out: dict[str, dict[str, Path]] = {}
+    targets: list[tuple[str, str, str, Callable[[], Sequence[Any]]]] = [
+        (p.name, f"paperdigest: {p.title}", f"Papers matching the profile {p.title!r}",
+         (lambda p=p: store.feed_entries(p.name, max_items=config.feed.max_items, since=since)))
+        for p in config.profiles]
+    targets.append(("all", "paperdigest: all new papers", "Every new paper, unfiltered",
+                    lambda: store.recent_papers(max_items=config.feed.max_items, since=since)))
+    for name, title, description, entries_of in targets:
+        entries = entries_of()
+        updated = max((e.added for e in entries), default=now)
+        out[name] = {}
+        for kind in ("rss", "atom"):
+            path = files.feed_path(config.output_dir, name, kind)
+            data = render_feed(entries, kind=kind, feed_id=f"urn:paperdigest:feed:{name}", title=title,
+                               link=base, self_url=f"{base}feeds/{path.name}", description=description,
+                               updated=updated)
+            files.atomic_write(path, data)
+            out[name][kind] = path
+    return out
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+class Sender(Protocol):
+    def send(self, msg: Any, *, sender: str, to: str) -> None: ...
+
+
+@dataclass
+class EmailReport:
+    digest: str
+    to: str
+    status: str  # sent | outbox | failed | skipped
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"to": self.to, "status": self.status, "error": self.error, "digest": self.digest}
+
+
+def run_owner() -> str:
+    """Who holds a claim: host and pid (a dead pid frees its claims) plus a unique run id."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
+                 open_sender: Callable[[], Any] | None = None) -> list[EmailReport]:
+    """Send (or write to the outbox) every delivery owed, whichever run created it.
+
+    ``open_sender`` returns a context manager yielding a :class:`Sender`; by default an
+    SMTP connection from the config, reused for the whole batch. Without ``smtp_url`` the
+    exact bytes go to ``<output.dir>/outbox``.
+    """
+    from .emailmsg import build_email
+    from .render import render_html, render_text
+
+    claimed = store.claim_deliveries(owner, now)
+    if not claimed:
+        return []
+    reports: list[EmailReport] = []
+    views: dict[int, tuple[Any, str, str]] = {}
+    smtp = config.email.smtp_url or open_sender is not None
+    sender_addr = parseaddr(config.email.from_addr)[1]
+
+    def rendered(digest_id: int) -> tuple[Any, str, str]:
+        if digest_id not in views:
+            view = store.digest_view(digest_id)
+            views[digest_id] = (view, render_text(view), render_html(view))
+        return views[digest_id]
+
+    if not smtp:
+        for d in claimed:
+            view, text, html = rendered(d.digest_id)
+            msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+            files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), bytes(msg))
+            failpoint("after-send")
+            store.mark_sent(d.id, owner, now, "outbox")
+            reports.append(EmailReport(view.digest_id, d.recipient, "outbox"))
+        return reports
+
+    if open_sender is None:
+        from .smtp import SmtpSender
+
+        def open_sender() -> Any:
+            assert config.email.smtp_url is not None
+            return SmtpSender(config.email.smtp_url, starttls=config.email.starttls,
+                              password=config.email.password, timeout=config.email.timeout)
+
+    pending = list(claimed)
+    try:
+        with open_sender() as sender:
+            while pending:
+                d = pending.pop(0)
+                view, text, html = rendered(d.digest_id)
+                msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+                try:
+                    failpoint("before-send")
+                    sender.send(msg, sender=sender_addr, to=d.recipient)
+                except DeliveryError as e:
+                    status = store.mark_failed(d.id, owner, str(e), permanent=isinstance(e, PermanentDeliveryError))
+                    log.error("%s: %s%s", view.digest_id, e, "" if status == "failed" else " (will retry next run)")
+                    reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
+                    continue
+                failpoint("after-send")
+                store.mark_sent(d.id, owner, now, "smtp")
+                reports.append(EmailReport(view.digest_id, d.recipient, "sent"))
+    except DeliveryError as e:  # could not even connect: every claimed row goes back to pending
+        for d in [*pending]:
+            store.mark_failed(d.id, owner, str(e), permanent=False)
+            reports.append(EmailReport(store.digest_key(d.digest_id), d.recipient, "failed", str(e)))
+        log.error("%s", e)
+        pending.clear()
+    finally:
+        for d in pending:  # an unexpected error: hand the claims back
+            store.mark_failed(d.id, owner, "interrupted", permanent=False)
+    return reports
+
+
+# --------------------------------------------------------------------------- a whole run
+
+
+@dataclass
+class DigestReport:
+    profile: str
+    digest: str | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    markdown: str | None = None
+    feed: str | None = None
+    atom: str | None = None
+    emails: list[EmailReport] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.profile, "digest": self.digest, "items": self.items, "markdown": self.markdown,
+                "feed": self.feed, "atom": self.atom,
+                "emails": [{"to": e.to, "status": e.status, "error": e.error} for e in self.emails]}
+
+
+@dataclass
+class RunReport:
+    snapshots: list[InputReport]
+    digests: list[DigestReport]
+    other_emails: list[EmailReport] = field(default_factory=list)  # owed by earlier runs
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return (any(s.error for s in self.snapshots) or bool(self.errors)
+                or any(e.status == "failed" for d in self.digests for e in d.emails)
+                or any(e.status == "failed" for e in self.other_emails))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"snapshots": [s.to_json() for s in self.snapshots],
+                "new_papers": sum(s.new for s in self.snapshots),
+                "digests": [d.to_json() for d in self.digests],
+                "other_emails": [e.to_json() for e in self.other_emails],
+                "errors": self.errors, "failed": self.failed}
+
+
+def item_json(item: Any) -> dict[str, Any]:
+    from .ranking import item_to_json
+
+    return item_to_json(item)
+
+
+def _email_status(status: str, channel: str | None) -> str:
+    if status == "sent":
+        return "outbox" if channel == "outbox" else "sent"
+    if status == "sending":
+        return "skipped"  # another run holds the claim and is sending it
+    return "failed"
+
+
+def assemble_report(store: Store, config: Config, snapshots: list[InputReport], records: dict[str, DigestRecord | None],
+                    feeds: dict[str, dict[str, Path]], emails: list[EmailReport], errors: list[str]) -> RunReport:
+    """The run's report; each digest's email statuses are read back from the store, so they
+    say what really happened, whichever task or retry did the sending."""
+    digests: list[DigestReport] = []
+    mine: set[str] = set()
+    for profile in config.profiles:
+        rec = records.get(profile.name)
+        rep = DigestReport(profile=profile.name, digest=rec.key if rec else None,
+                           feed=str(feeds.get(profile.name, {}).get("rss", "")) or None,
+                           atom=str(feeds.get(profile.name, {}).get("atom", "")) or None)
+        if rec is not None:
+            view = store.digest_view(rec.id)
+            rep.items = [item_json(it) for it in view.items]
+            rep.markdown = str(files.markdown_path(config.output_dir, rec.key))
+            rep.emails = [EmailReport(key, to, _email_status(status, channel), error)
+                          for key, to, status, error, channel in store.delivery_status(rec.id)]
+            mine.add(rec.key)
+        digests.append(rep)
+    others = [e for e in emails if e.digest not in mine]
+    return RunReport(snapshots, digests, others, errors)
+
+
+def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: datetime,
+               open_sender: Callable[[], Any] | None = None, http_client: Any = None) -> RunReport:
+    """One whole run without Prefect (the flow in ``flows.digest`` runs the same steps as tasks)."""
+    store = Store(config.store_url)
+    try:
+        caps = collect_captures(config, store, extra_snapshots, now=now, http_client=http_client)
+        reports = [ingest_capture(store, c, output_dir=config.output_dir, now=now) for c in caps]
+        warnings = [r.warning for r in reports if r.warning]
+        stats = term_stats(store)
+        day = digest_day(config, now)
+        records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings)
+                   for p in config.profiles}
+        write_pending_markdown(store, config.output_dir)
+        emails = deliver_owed(store, config, owner=run_owner(), now=now, open_sender=open_sender)
+        feeds = publish_feeds(store, config, now)
+        return assemble_report(store, config, reports, records, feeds, emails, [])
+    finally:
+        store.close()
+
+
+def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now: datetime,
+                     http_client: Any = None) -> list[Capture]:
+    caps: list[Capture] = []
+    url_sources = [s for s in config.sources if s.url]
+    for s in config.sources:
+        if s.path is not None:
+            caps.extend(read_path_captures([s.path], max_bytes=config.max_input_bytes, now=now, fmt=s.format))
+    if url_sources:
+        from .fetch import make_client
+
+        client = http_client or make_client()
+        try:
+            for s in url_sources:
+                try:
+                    caps.append(fetch_capture(client, s, store, max_bytes=config.max_input_bytes, now=now))
+                except InputError as e:
+                    caps.append(Capture(source=s.name, captured=now, error=str(e)))
+        finally:
+            if http_client is None:
+                client.close()
+    caps.extend(read_path_captures(extra, max_bytes=config.max_input_bytes, now=now))
+    return caps
+
+
+def paper_list(papers: Iterable[tuple[int, Paper]]) -> list[Paper]:
+    return [p for _, p in papers]
