@@ -20,6 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: $(STAMP)
+	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/paperdigest run --config config/paperdigest.toml
 
 test: $(STAMP)

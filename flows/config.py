@@ -191,6 +191,13 @@ class _Table:
             raise self.err(key, f"must be a table, not {_type(v)}")
         return v
 
+    def allow(self, *keys: str) -> _Table:
+        """Refuse unknown keys first: a typo ("keywrds") is reported as itself, not as a missing key."""
+        for key in self.data:
+            if key not in keys:
+                raise ConfigError(f'{self.where}: unknown key "{key}"')
+        return self
+
     def done(self) -> None:
         for key in self.data:
             if key not in self.seen:
@@ -275,7 +282,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
-    top = _Table("config", data)
+    top = _Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile")
 
     store = _Table("store", top.table("store") or {})
     store_url = _store_url(base, store.str("url", "sqlite:///var/paperdigest.db") or "")
@@ -332,7 +339,8 @@ def _array(top: _Table, key: str) -> list[Any]:
 
 def _source(base: Path, index: int, data: Any) -> SourceConfig:
     name = data.get("name") if isinstance(data, dict) else None
-    t = _Table(f'source "{name}"' if isinstance(name, str) else f"source #{index + 1}", data)
+    t = _Table(f'source "{name}"' if isinstance(name, str) else f"source #{index + 1}", data).allow(
+        "name", "path", "url", "format", "date", "limit", "sort", "timeout")
     name = t.str("name", required=True) or ""
     path = t.str("path")
     url = t.str("url")
@@ -402,7 +410,8 @@ def _schedule(data: dict[str, Any] | None) -> ScheduleConfig:
 
 def _profile(index: int, data: Any) -> Profile:
     name = data.get("name") if isinstance(data, dict) else None
-    t = _Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data)
+    t = _Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data).allow(
+        "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days")
     name = t.str("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise t.err("name", f'must match [a-z0-9-]+, not "{name}"')

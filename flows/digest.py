@@ -16,7 +16,7 @@ from typing import Any
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "paperdigest")
 
 from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect.artifacts import acreate_table_artifact, create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from . import pipeline  # noqa: E402
@@ -124,7 +124,7 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
             for s in url_sources:
                 state = fetch_listing(client, config, s.name, when, return_state=True)
                 try:
-                    captures.append(await state.result() if asyncio.iscoroutine(state.result) else state.result())
+                    captures.append(await state.aresult())
                 except Exception as e:  # noqa: BLE001 - reported as this source's failure
                     captures.append(pipeline.Capture(source=s.name, captured=when, error=str(e)))
     reports = [ingest_listing(config, c, when) for c in captures]
@@ -135,11 +135,11 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
     emails: list[pipeline.EmailReport] = []
     state = send_emails(config, when, return_state=True)
     try:
-        emails = state.result()
+        emails = await state.aresult()
     except DeliveryError as e:
         errors.append(str(e))
     feeds = publish_feeds(config, when)
-    create_table_artifact(key="ingest-report", table=[r.to_json() for r in reports],
+    await acreate_table_artifact(key="ingest-report", table=[r.to_json() for r in reports],
                           description="What each input held")
     with Store(config.store_url) as store:
         report = pipeline.assemble_report(store, config, reports, records, feeds, emails, errors)

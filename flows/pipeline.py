@@ -328,7 +328,12 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
     if not smtp:
         for d in claimed:
             view, text, html = rendered(d.digest_id)
-            msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+            try:
+                msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+            except DeliveryError as e:
+                store.mark_failed(d.id, owner, str(e), permanent=True)
+                reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
+                continue
             files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), bytes(msg))
             failpoint("after-send")
             store.mark_sent(d.id, owner, now, "outbox")
@@ -349,11 +354,16 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
             while pending:
                 d = pending.pop(0)
                 view, text, html = rendered(d.digest_id)
-                msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
                 try:
+                    msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
                     failpoint("before-send")
                     sender.send(msg, sender=sender_addr, to=d.recipient)
                 except DeliveryError as e:
+                    if getattr(e, "affects_all", False):
+                        # The connection, TLS, login or our sender address failed: not this
+                        # recipient's fault, and the rest of the batch would fail the same way.
+                        pending.insert(0, d)
+                        raise
                     status = store.mark_failed(d.id, owner, str(e), permanent=isinstance(e, PermanentDeliveryError))
                     log.error("%s: %s%s", view.digest_id, e, "" if status == "failed" else " (will retry next run)")
                     reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
@@ -361,7 +371,7 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                 failpoint("after-send")
                 store.mark_sent(d.id, owner, now, "smtp")
                 reports.append(EmailReport(view.digest_id, d.recipient, "sent"))
-    except DeliveryError as e:  # could not even connect: every claimed row goes back to pending
+    except DeliveryError as e:  # the server or the connection failed: every unsent row stays owed
         for d in [*pending]:
             store.mark_failed(d.id, owner, str(e), permanent=False)
             reports.append(EmailReport(store.digest_key(d.digest_id), d.recipient, "failed", str(e)))
