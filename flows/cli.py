@@ -205,16 +205,16 @@ def rank(config_path: str | None, paths: tuple[str, ...], profile_name: str | No
             papers.setdefault(p.key, p)
     plist = list(papers.values())
     ranked = rank_papers(plist, profiles, _store_stats(config, plist))
-    out = []
-    for p in profiles:
-        items = ranked[p.name][:limit] if limit else ranked[p.name]
-        out.append({"name": p.name, "title": p.title, "items": [item_to_json(i) for i in items]})
+    out: list[dict[str, Any]] = []
+    for prof in profiles:
+        items = ranked[prof.name][:limit] if limit else ranked[prof.name]
+        out.append({"name": prof.name, "title": prof.title, "items": [item_to_json(i) for i in items]})
     if as_json:
         _emit({"profiles": out, "papers": len(plist)})
     else:
-        for prof in out:
-            click.echo(f"== {prof['title']} ({prof['name']}): {len(prof['items'])} papers")
-            for n, item in enumerate(prof["items"], 1):
+        for entry in out:
+            click.echo(f"== {entry['title']} ({entry['name']}): {len(entry['items'])} papers")
+            for n, item in enumerate(entry["items"], 1):
                 click.echo(f"{n:3d}. {item['score']:6.2f}  {one_line(item['title'], 100)}")
                 click.echo(f"            why: {item['why']}")
     if failed:

@@ -135,7 +135,7 @@ class _Table:
     def err(self, key: str, why: str) -> ConfigError:
         return ConfigError(f'{self.where}: key "{key}" {why}')
 
-    def str(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
         v = self._get(key, required)
         if v is None:
             return default
@@ -143,7 +143,7 @@ class _Table:
             raise self.err(key, f"must be a string, not {_type(v)}")
         return v
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         v = self._get(key, False)
         if v is None:
             return default
@@ -165,7 +165,7 @@ class _Table:
             raise self.err(key, f"must be at least {minimum}, not {v}")
         return float(v)
 
-    def int(self, key: str, default: int, minimum: int = 0) -> int:
+    def integer(self, key: str, default: int, minimum: int = 0) -> int:
         v = self._get(key, False)
         if v is None:
             return default
@@ -285,17 +285,17 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top = _Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile")
 
     store = _Table("store", top.table("store") or {})
-    store_url = _store_url(base, store.str("url", "sqlite:///var/paperdigest.db") or "")
+    store_url = _store_url(base, store.text("url", "sqlite:///var/paperdigest.db") or "")
     if "://" not in store_url:
         raise store.err("url", f'is not a SQLAlchemy URL: "{store_url}"')
     store.done()
 
     output = _Table("output", top.table("output") or {})
-    output_dir = _resolve(base, output.str("dir", "var/out") or "var/out")
+    output_dir = _resolve(base, output.text("dir", "var/out") or "var/out")
     output.done()
 
     limits = _Table("limits", top.table("limits") or {})
-    max_input_bytes = limits.int("max_input_bytes", DEFAULT_MAX_INPUT_BYTES, minimum=1)
+    max_input_bytes = limits.integer("max_input_bytes", DEFAULT_MAX_INPUT_BYTES, minimum=1)
     limits.done()
 
     sources = tuple(_source(base, i, s) for i, s in enumerate(_array(top, "source")))
@@ -309,9 +309,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     feed_t = _Table("feed", top.table("feed") or {})
     feed = FeedConfig(
-        max_items=feed_t.int("max_items", 100, minimum=1),
-        max_days=feed_t.int("max_days", 30, minimum=1),
-        base_url=feed_t.str("base_url", FeedConfig.base_url) or FeedConfig.base_url,
+        max_items=feed_t.integer("max_items", 100, minimum=1),
+        max_days=feed_t.integer("max_days", 30, minimum=1),
+        base_url=feed_t.text("base_url", FeedConfig.base_url) or FeedConfig.base_url,
     )
     if urlsplit(feed.base_url).scheme not in ("http", "https"):
         raise feed_t.err("base_url", "must be an http or https URL")
@@ -341,14 +341,14 @@ def _source(base: Path, index: int, data: Any) -> SourceConfig:
     name = data.get("name") if isinstance(data, dict) else None
     t = _Table(f'source "{name}"' if isinstance(name, str) else f"source #{index + 1}", data).allow(
         "name", "path", "url", "format", "date", "limit", "sort", "timeout")
-    name = t.str("name", required=True) or ""
-    path = t.str("path")
-    url = t.str("url")
+    name = t.text("name", required=True) or ""
+    path = t.text("path")
+    url = t.text("url")
     if bool(path) == bool(url):
         raise ConfigError(f'{t.where}: needs exactly one of "path" or "url"')
     if url and urlsplit(url).scheme not in ("http", "https"):
         raise t.err("url", f'must be an http or https URL, not "{url}"')
-    fmt = t.str("format", "auto") or "auto"
+    fmt = t.text("format", "auto") or "auto"
     if fmt not in SOURCE_FORMATS:
         raise t.err("format", f'must be one of {", ".join(SOURCE_FORMATS)}, not "{fmt}"')
     params: dict[str, str] = {}
@@ -366,9 +366,9 @@ def _source(base: Path, index: int, data: Any) -> SourceConfig:
 
 def _email(data: dict[str, Any] | None) -> EmailConfig:
     t = _Table("email", data or {})
-    from_addr = t.str("from", "Paper Digest <digest@localhost.localdomain>") or ""
+    from_addr = t.text("from", "Paper Digest <digest@localhost.localdomain>") or ""
     _check_address("email", "from", from_addr)
-    smtp_url = t.str("smtp_url")
+    smtp_url = t.text("smtp_url")
     if smtp_url:
         parts = urlsplit(smtp_url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -379,12 +379,12 @@ def _email(data: dict[str, Any] | None) -> EmailConfig:
             parts.port
         except ValueError:
             raise t.err("smtp_url", "has a bad port") from None
-    starttls = t.bool("starttls", False)
+    starttls = t.flag("starttls", False)
     timeout = t.number("timeout", 30.0, positive=True)
-    unsub = t.str("list_unsubscribe")
+    unsub = t.text("list_unsubscribe")
     if unsub and urlsplit(unsub).scheme not in ("mailto", "http", "https"):
         raise t.err("list_unsubscribe", "must be a mailto:, http: or https: URL")
-    list_id = t.str("list_id", "paperdigest") or "paperdigest"
+    list_id = t.text("list_id", "paperdigest") or "paperdigest"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]*", list_id):
         raise t.err("list_id", "may hold only letters, digits, dots and hyphens")
     t.done()
@@ -394,12 +394,12 @@ def _email(data: dict[str, Any] | None) -> EmailConfig:
 
 def _schedule(data: dict[str, Any] | None) -> ScheduleConfig:
     t = _Table("schedule", data or {})
-    cron = t.str("cron", "0 7 * * *") or ""
+    cron = t.text("cron", "0 7 * * *") or ""
     try:
         validate_cron(cron)
     except ValueError as e:
         raise t.err("cron", f'is not a valid cron expression ("{cron}": {e})') from None
-    tz = t.str("timezone", "UTC") or "UTC"
+    tz = t.text("timezone", "UTC") or "UTC"
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -412,10 +412,10 @@ def _profile(index: int, data: Any) -> Profile:
     name = data.get("name") if isinstance(data, dict) else None
     t = _Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data).allow(
         "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days")
-    name = t.str("name", required=True) or ""
+    name = t.text("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise t.err("name", f'must match [a-z0-9-]+, not "{name}"')
-    title = t.str("title", name) or name
+    title = t.text("title", name) or name
     if any(not ch.isprintable() for ch in title):
         raise t.err("title", "must not hold control characters")
     recipients = t.str_list("recipients")
@@ -433,9 +433,9 @@ def _profile(index: int, data: Any) -> Profile:
         keywords[term] = float(w)
     exclude = t.str_list("exclude")
     min_score = t.number("min_score", 0.0, minimum=0.0)
-    max_items = t.int("max_items", 20, minimum=1)
-    send_empty = t.bool("send_empty", False)
-    backfill_days = t.int("backfill_days", 7, minimum=0)
+    max_items = t.integer("max_items", 20, minimum=1)
+    send_empty = t.flag("send_empty", False)
+    backfill_days = t.integer("backfill_days", 7, minimum=0)
     t.done()
     return Profile(name=name, title=title, keywords=keywords, recipients=tuple(recipients),
                    exclude=tuple(exclude), min_score=min_score, max_items=max_items,

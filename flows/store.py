@@ -353,7 +353,7 @@ class Store:
                 content_hash=hash_, source=source, format=listing.format,
                 captured_at=_utc(captured) if captured else None, ingested_at=now,
                 listing_date=listing.date, paper_count=len(listing.papers), new_count=0,
-                warning=warning)).inserted_primary_key[0]
+                warning=warning)).inserted_primary_key[0]  # type: ignore[index]
             new_ids = self._upsert_papers(conn, listing.papers, snap_id, now)
             conn.execute(snapshots.update().where(snapshots.c.id == snap_id).values(new_count=len(new_ids)))
         return IngestResult(source, len(listing.papers), len(new_ids), False, tuple(new_ids), snap_id)
@@ -373,17 +373,17 @@ class Store:
         cols = [papers.c.id, papers.c.arxiv_id, papers.c.title_key, papers.c.url, papers.c.authors,
                 papers.c.published, papers.c.upvotes, papers.c.ai_summary]
         for chunk in _chunks(arxiv_ids, 500):
-            for row in conn.execute(sa.select(*cols).where(papers.c.arxiv_id.in_(chunk))):
-                by_arxiv[row.arxiv_id] = row
+            for found in conn.execute(sa.select(*cols).where(papers.c.arxiv_id.in_(chunk))):
+                by_arxiv[found.arxiv_id] = found
         for chunk in _chunks(title_keys, 500):
-            for row in conn.execute(sa.select(*cols).where(papers.c.title_key.in_(chunk)).order_by(papers.c.id)):
-                by_title.setdefault(row.title_key, row)
+            for found in conn.execute(sa.select(*cols).where(papers.c.title_key.in_(chunk)).order_by(papers.c.id)):
+                by_title.setdefault(found.title_key, found)
 
         seen_ids: list[int] = []
         fills: list[dict[str, Any]] = []
         inserts: list[dict[str, Any]] = []
         for p in items:
-            row = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
+            row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
             if row is None:
                 cand = by_title.get(p.title_key)
                 if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
@@ -521,7 +521,7 @@ class Store:
             digest_id = conn.execute(digests.insert().values(
                 digest_key=key, profile=profile, profile_title=profile_title, date=day, created_at=now,
                 new_papers=new_papers, matched=matched, warnings=json.dumps(list(warnings)),
-            )).inserted_primary_key[0]
+            )).inserted_primary_key[0]  # type: ignore[index]
             if items:
                 conn.execute(digest_items.insert(), [{
                     "digest_id": digest_id, "profile": profile, "paper_id": pid, "position": pos,
