@@ -14,14 +14,18 @@ from datetime import date, datetime
 
 _ARXIV_RE = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\w.])")
 _OLD_ARXIV_RE = re.compile(r"\b([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?\b")
+_FOLD_RE = re.compile(r"[\W_]+")
 
 
 def fold_title(title: str) -> str:
     """Fold case, accents, whitespace and punctuation: the title part of a paper's identity."""
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if title.isascii():  # nothing to decompose: the per-character pass was most of the cost
+        text = title
+    else:
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.casefold()
-    text = re.sub(r"[\W_]+", " ", text)
+    text = _FOLD_RE.sub(" ", text)
     return " ".join(text.split())
 
 
