@@ -1,14 +1,26 @@
 """The Prefect flow ``digest``: it only wires the core's steps (``flows.pipeline``) as tasks.
 
-Only fetching and sending retry, and only on transient errors (timeouts, 429/5xx, SMTP 4xx,
-dropped connections). Everything else is recorded in the store and reported, so a retry
-or the next run picks up exactly what is owed.
+Only fetching and sending retry, and only on transient errors (timeouts, dropped
+connections, HTTP 408/429/5xx, SMTP 4xx): a 404 (any other 4xx), an oversize body or a
+parse error is final at once. Everything else is recorded in the store and reported, so
+a retry or the next run picks up exactly what is owed.
+
+Fetch retries come in two layers, because Prefect fixes a task's retry delays when the
+task is defined and so cannot wait as long as a server asks:
+
+* inside one attempt of ``fetch_listing``: a 429/503 carrying ``Retry-After`` is waited out
+  exactly (at most ``fetch.MAX_RETRY_AFTER``) and the fetch is tried once more;
+* Prefect retries the task twice, 2 s and then 10 s later, for every other transient
+  failure (a timeout, a 5xx without Retry-After, a second Retry-After).
+
+A source still failing after that is reported with its error while the others go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +33,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from . import pipeline  # noqa: E402
 from .config import Config, load_config  # noqa: E402
-from .errors import DeliveryError, TransientDeliveryError  # noqa: E402
+from .errors import DeliveryError, InputError, TransientDeliveryError, TransientFetchError  # noqa: E402
 from .fetch import is_transient  # noqa: E402
 from .store import Store  # noqa: E402
 
@@ -38,28 +50,42 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(cache_policy=NO_CACHE)
 def read_listings(config: Config, extra: list[str], now: datetime) -> list[pipeline.Capture]:
-    paths = [str(s.path) for s in config.sources if s.path is not None]
-    caps = pipeline.read_path_captures(paths, max_bytes=config.max_input_bytes, now=now)
+    caps: list[pipeline.Capture] = []
+    for s in config.sources:
+        if s.path is not None:
+            caps += pipeline.read_path_captures([s.path], max_bytes=config.max_input_bytes, now=now, fmt=s.format)
     return caps + pipeline.read_path_captures(extra, max_bytes=config.max_input_bytes, now=now)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_if_transient)
 def fetch_listing(client: Any, config: Config, source_name: str, now: datetime) -> pipeline.Capture:
+    """One attempt at one URL source; honours Retry-After itself, leaves other retries to Prefect."""
+    logger = get_run_logger()
     source = next(s for s in config.sources if s.name == source_name)
     with Store(config.store_url) as store:
-        return pipeline.fetch_capture(client, source, store, max_bytes=config.max_input_bytes, now=now)
+        try:
+            cap = pipeline.fetch_capture(client, source, store, max_bytes=config.max_input_bytes, now=now)
+        except TransientFetchError as e:
+            if e.retry_after is None:
+                raise
+            logger.warning("%s; trying again in %g s, as the server asked", e, e.retry_after)
+            time.sleep(e.retry_after)
+            cap = pipeline.fetch_capture(client, source, store, max_bytes=config.max_input_bytes, now=now)
+    if cap.not_modified:
+        logger.info('source "%s": not modified (304), nothing to parse', source.name)
+    else:
+        logger.info('source "%s": %d bytes (%s)', source.name, len(cap.data or b""), cap.content_type or "no type")
+    return cap
 
 
 @task(cache_policy=NO_CACHE)
 def ingest_listing(config: Config, capture: pipeline.Capture, now: datetime) -> pipeline.InputReport:
     with Store(config.store_url) as store:
         report = pipeline.ingest_capture(store, capture, output_dir=config.output_dir, now=now)
-    logger = get_run_logger()
-    if report.error:
-        logger.error("%s", report.error)
-    else:
-        logger.info("%s: %d papers, %d new%s", report.source, report.papers, report.new,
-                    " (duplicate)" if report.duplicate else "")
+    # Errors and warnings are logged by the core (the "paperdigest" logger reaches Prefect too).
+    if report.papers or report.duplicate:
+        get_run_logger().info("%s: %d papers, %d new%s", report.source, report.papers, report.new,
+                              " (duplicate)" if report.duplicate else "")
     return report
 
 
@@ -122,25 +148,26 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
 
         with make_client() as client:
             for s in url_sources:
-                state = fetch_listing(client, config, s.name, when, return_state=True)
+                fetched = fetch_listing(client, config, s.name, when, return_state=True)
                 try:
-                    captures.append(await state.aresult())
+                    captures.append(await fetched.aresult())
                 except Exception as e:  # noqa: BLE001 - reported as this source's failure
-                    captures.append(pipeline.Capture(source=s.name, captured=when, error=str(e)))
+                    error = str(e) if isinstance(e, InputError) else f'source "{s.name}": {type(e).__name__}: {e}'
+                    captures.append(pipeline.Capture(source=s.name, captured=when, error=error))
     reports = [ingest_listing(config, c, when) for c in captures]
     warnings = [r.warning for r in reports if r.warning]
-    records = {p.name: rank_profile(config, p.name, when, warnings) for p in config.profiles}
+    records: dict[str, Any] = {p.name: rank_profile(config, p.name, when, warnings) for p in config.profiles}
     render_digests(config)
     errors: list[str] = []
     emails: list[pipeline.EmailReport] = []
-    state = send_emails(config, when, return_state=True)
+    sent = send_emails(config, when, return_state=True)
     try:
-        emails = await state.aresult()
+        emails = await sent.aresult()
     except DeliveryError as e:
         errors.append(str(e))
     feeds = publish_feeds(config, when)
     await acreate_table_artifact(key="ingest-report", table=[r.to_json() for r in reports],
-                          description="What each input held")
+                                 description="What each input held: papers, new, errors, warnings")
     with Store(config.store_url) as store:
         report = pipeline.assemble_report(store, config, reports, records, feeds, emails, errors)
     return report.to_json()
@@ -152,11 +179,21 @@ def run_flow(config_path: str, snapshots: list[str], now: datetime) -> dict[str,
                               now=now.isoformat()))
 
 
-def serve_deployment(config: Config) -> None:
-    """Serve the ``digest`` deployment on the config's schedule (blocks; needs a Prefect server)."""
+def deployment(config: Config) -> Any:
+    """The ``digest`` deployment on the config's schedule: what ``serve`` serves and what
+    ``prefect.yaml`` declares for work pools (a module entrypoint, as there)."""
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
-    digest.serve(name=DEPLOYMENT_NAME,
-                 schedules=[Cron(config.schedule.cron, timezone=config.schedule.timezone)],
-                 parameters={"config_path": str(config.path.resolve())},
-                 description="Daily paperdigest run")
+    return digest.to_deployment(name=DEPLOYMENT_NAME,
+                                schedules=[Cron(config.schedule.cron, timezone=config.schedule.timezone)],
+                                parameters={"config_path": str(config.path.resolve())},
+                                description="Daily paperdigest run",
+                                entrypoint_type=EntrypointType.MODULE_PATH)
+
+
+def serve_deployment(config: Config) -> None:
+    """Serve the ``digest`` deployment on the config's schedule (blocks; needs a Prefect server)."""
+    from prefect import serve
+
+    serve(deployment(config))
