@@ -13,16 +13,21 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import InputError
 
 LISTING_SUFFIXES = {".txt", ".json", ".xml", ".rss", ".atom", ".html", ".htm", ".md", ""}
+# A temporary this old was left by a writer that died (a live write takes well under a second).
+STALE_TEMP_SECONDS = 3600
+_swept: set[Path] = set()  # folders already cleared of stale temporaries by this process
 
 
 def atomic_write(path: Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_temps(path.parent)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -38,6 +43,21 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
             pass
         raise
     return path
+
+
+def _sweep_stale_temps(folder: Path) -> None:
+    """Remove the hidden temporaries of writers killed mid-write (SIGKILL skips the cleanup
+    above), once per folder per process; a fresh one may belong to a live writer and stays."""
+    if folder in _swept:
+        return
+    _swept.add(folder)
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove: harmless either way
 
 
 def expand_inputs(spec: str | os.PathLike[str]) -> list[Path]:

@@ -24,18 +24,21 @@ import os
 import signal
 import socket
 import statistics
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from . import files
 from .config import Config, Profile, SourceConfig
-from .errors import DeliveryError, InputError, PaperdigestError, PermanentDeliveryError, one_line
+from .errors import (DeliveryError, FetchError, InputError, PaperdigestError, PermanentDeliveryError,
+                     TransientFetchError, one_line)
 from .models import Listing, Paper
 from .store import DigestRecord, Store, content_hash
 
@@ -44,12 +47,19 @@ log = logging.getLogger("paperdigest")
 # A capture with fewer papers than this share of the source's recent median is "suspiciously short".
 SHORT_CAPTURE_RATIO = 0.5
 SHORT_CAPTURE_MIN_HISTORY = 3
+# Without Prefect a URL source gets this many tries in all (waits 1 s, 2 s, or Retry-After).
+FETCH_ATTEMPTS = 3
+FETCH_BACKOFF = 1.0
 TERM_STATS_BLOB = "term_stats"
 
 
 def failpoint(name: str) -> None:
     """Fault injection for the crash tests: ``PAPERDIGEST_FAILPOINT=<name>`` kills the process
-    here with SIGKILL, as a power cut or the OOM killer would."""
+    here with SIGKILL, as a power cut or the OOM killer would.
+
+    Names, in run order: after-ingest, before-digest, before-markdown, after-markdown-write,
+    before-send, after-send, after-mark, before-feeds, mid-feeds (tests/test_crash.py).
+    """
     if os.environ.get("PAPERDIGEST_FAILPOINT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -117,16 +127,22 @@ def parse_capture(cap: Capture) -> Listing:
 
 
 def capture_warning(store: Store, source: str, listing: Listing) -> str | None:
-    """Flag a capture that is broken or much shorter than what this source usually gives."""
-    notes = list(listing.warnings)
+    """Flag a capture that is broken (a sentinel item) or far shorter than this source's recent
+    median, so a scraper's bad day is said out loud instead of read as a quiet news day.
+
+    Captures that held no paper (broken ones) are left out of the baseline, so one outage does
+    not lower the bar for the next.
+    """
     if listing.broken:
-        return one_line(f"{source}: capture looks broken: " + ("; ".join(notes) or "sentinel item"))
-    recent = store.recent_paper_counts(source)
+        notes = "; ".join(w.removeprefix("broken capture: ") for w in listing.warnings) or "sentinel item"
+        return one_line(f'The capture from source "{source}" looks broken ({notes}); '
+                        "it was not taken as the listing.")
+    recent = [n for n in store.recent_paper_counts(source) if n > 0]
     if len(recent) >= SHORT_CAPTURE_MIN_HISTORY:
         median = statistics.median(recent)
         if len(listing.papers) < SHORT_CAPTURE_RATIO * median:
-            return one_line(f"{source}: capture looks short: {len(listing.papers)} papers, "
-                            f"recent median {median:g}")
+            return one_line(f'The capture from source "{source}" looks short: {len(listing.papers)} papers '
+                            f"where the recent median is {median:g}.")
     return None
 
 
@@ -150,6 +166,8 @@ def ingest_capture(store: Store, cap: Capture, *, output_dir: Path, now: datetim
     warning = capture_warning(store, cap.source, listing)
     if warning:
         log.warning("%s", warning)
+    for note in listing.warnings:
+        log.info("%s: %s", cap.source, note)
     for problem in listing.problems:
         log.warning("%s: %s", cap.source, problem)
     result = store.ingest(listing, source=cap.source, hash_=digest, captured=cap.captured, now=now,
@@ -168,16 +186,30 @@ def ingest_capture(store: Store, cap: Capture, *, output_dir: Path, now: datetim
 # --------------------------------------------------------------------------- fetching
 
 
-def fetch_capture(client: Any, source: SourceConfig, store: Store, *, max_bytes: int, now: datetime) -> Capture:
-    """Fetch one URL source with a conditional GET; failures become a failed capture."""
-    from .fetch import Validators, fetch_source
+def fetch_capture(client: Any, source: SourceConfig, store: Store, *, max_bytes: int, now: datetime,
+                  attempts: int = 1, backoff: float = FETCH_BACKOFF,
+                  sleep: Callable[[float], None] | None = None) -> Capture:
+    """Fetch one URL source with a conditional GET (the validators of its last good ingest).
+
+    Transient failures are tried ``attempts`` times in all, waiting per ``fetch.retry_delay``
+    (never sooner than Retry-After). Raises :class:`FetchError` whose message names the
+    source; the caller decides whether that is a retry (Prefect) or a failed capture.
+    """
+    from .fetch import Validators, fetch_with_retries
 
     assert source.url is not None
     etag, modified = store.source_validators(source.name)
-    result = fetch_source(client, source.url, params=source.params or None,
-                          validators=Validators(etag=etag, last_modified=modified),
-                          max_bytes=max_bytes, timeout=source.timeout)
+    try:
+        result = fetch_with_retries(client, source.url, attempts=attempts, backoff=backoff,
+                                    sleep=sleep or time.sleep, params=source.params or None,
+                                    validators=Validators(etag=etag, last_modified=modified),
+                                    max_bytes=max_bytes, timeout=source.timeout)
+    except TransientFetchError as e:
+        raise TransientFetchError(f'source "{source.name}": {e}', retry_after=e.retry_after) from None
+    except FetchError as e:
+        raise FetchError(f'source "{source.name}": {e}') from None
     if result.not_modified:
+        log.info('source "%s": not modified since the last fetch', source.name)
         return Capture(source=source.name, captured=now, not_modified=True)
     return Capture(source=source.name, captured=now, data=result.content, content_type=result.content_type,
                    format=source.format, state_key=source.name,
@@ -242,11 +274,13 @@ def write_markdown(store: Store, digest_id: int, output_dir: Path) -> Path:
     view = store.digest_view(digest_id)
     path = files.markdown_path(output_dir, view.digest_id)
     files.atomic_write(path, render_markdown(view))
+    failpoint("after-markdown-write")  # written but not yet marked: the next run rewrites it
     store.set_markdown_path(digest_id, str(path))
     return path
 
 
 def write_pending_markdown(store: Store, output_dir: Path) -> list[Path]:
+    failpoint("before-markdown")  # digests recorded, no file yet
     return [write_markdown(store, d, output_dir) for d in store.digests_without_markdown()]
 
 
@@ -254,12 +288,13 @@ def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict
     """Rewrite every feed from the store: per profile, plus ``all`` (every new paper, unfiltered)."""
     from .feeds import render_feed
 
+    failpoint("before-feeds")
     since = now - timedelta(days=config.feed.max_days)
     base = config.feed.base_url.rstrip("/") + "/"
     out: dict[str, dict[str, Path]] = {}
     targets: list[tuple[str, str, str, Callable[[], Sequence[Any]]]] = [
         (p.name, f"paperdigest: {p.title}", f"Papers matching the profile {p.title!r}",
-         (lambda p=p: store.feed_entries(p.name, max_items=config.feed.max_items, since=since)))
+         partial(store.feed_entries, p.name, max_items=config.feed.max_items, since=since))
         for p in config.profiles]
     targets.append(("all", "paperdigest: all new papers", "Every new paper, unfiltered",
                     lambda: store.recent_papers(max_items=config.feed.max_items, since=since)))
@@ -273,6 +308,7 @@ def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict
                                link=base, self_url=f"{base}feeds/{path.name}", description=description,
                                updated=updated)
             files.atomic_write(path, data)
+            failpoint("mid-feeds")  # one feed file rewritten, the others not yet
             out[name][kind] = path
     return out
 
@@ -325,19 +361,32 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
             views[digest_id] = (view, render_text(view), render_html(view))
         return views[digest_id]
 
+    # A row leaves ``todo`` only once it is marked sent or failed. An unexpected error (a full
+    # disk, a bug) hands the rest back as pending: this process is alive, so otherwise its
+    # claims would block a retry in the same process (Prefect task retries) for CLAIM_LEASE.
+    todo = list(claimed)
     if not smtp:
-        for d in claimed:
-            view, text, html = rendered(d.digest_id)
-            try:
-                msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
-            except DeliveryError as e:
-                store.mark_failed(d.id, owner, str(e), permanent=True)
-                reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
-                continue
-            files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), bytes(msg))
-            failpoint("after-send")
-            store.mark_sent(d.id, owner, now, "outbox")
-            reports.append(EmailReport(view.digest_id, d.recipient, "outbox"))
+        try:
+            while todo:
+                d = todo[0]
+                view, text, html = rendered(d.digest_id)
+                try:
+                    msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+                except DeliveryError as e:
+                    store.mark_failed(d.id, owner, str(e), permanent=True)
+                    todo.pop(0)
+                    reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
+                    continue
+                failpoint("before-send")
+                files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), bytes(msg))
+                failpoint("after-send")  # a resend rewrites the same file: still one copy
+                store.mark_sent(d.id, owner, now, "outbox")
+                todo.pop(0)
+                failpoint("after-mark")
+                reports.append(EmailReport(view.digest_id, d.recipient, "outbox"))
+        finally:
+            for d in todo:
+                store.mark_failed(d.id, owner, "interrupted", permanent=False)
         return reports
 
     if open_sender is None:
@@ -348,11 +397,11 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
             return SmtpSender(config.email.smtp_url, starttls=config.email.starttls,
                               password=config.email.password, timeout=config.email.timeout)
 
-    pending = list(claimed)
+    pending = todo  # the row in flight stays in it until marked (see above)
     try:
         with open_sender() as sender:
             while pending:
-                d = pending.pop(0)
+                d = pending[0]
                 view, text, html = rendered(d.digest_id)
                 try:
                     msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
@@ -362,14 +411,18 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                     if getattr(e, "affects_all", False):
                         # The connection, TLS, login or our sender address failed: not this
                         # recipient's fault, and the rest of the batch would fail the same way.
-                        pending.insert(0, d)
                         raise
                     status = store.mark_failed(d.id, owner, str(e), permanent=isinstance(e, PermanentDeliveryError))
+                    pending.pop(0)
                     log.error("%s: %s%s", view.digest_id, e, "" if status == "failed" else " (will retry next run)")
                     reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
                     continue
+                # A kill here (accepted, not yet marked) is the one at-least-once window: the
+                # next run resends with the same Message-ID (docs/guarantees.md).
                 failpoint("after-send")
                 store.mark_sent(d.id, owner, now, "smtp")
+                pending.pop(0)
+                failpoint("after-mark")  # mid-batch: this one recorded, the rest still owed
                 reports.append(EmailReport(view.digest_id, d.recipient, "sent"))
     except DeliveryError as e:  # the server or the connection failed: every unsent row stays owed
         for d in [*pending]:
@@ -378,7 +431,9 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         log.error("%s", e)
         pending.clear()
     finally:
-        for d in pending:  # an unexpected error: hand the claims back
+        # An unexpected error: hand the claims back, the one in flight too (if the server had
+        # accepted it, it is resent: the same at-least-once window as a kill after send).
+        for d in pending:
             store.mark_failed(d.id, owner, "interrupted", permanent=False)
     return reports
 
@@ -461,11 +516,13 @@ def assemble_report(store: Store, config: Config, snapshots: list[InputReport], 
 
 
 def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: datetime,
-               open_sender: Callable[[], Any] | None = None, http_client: Any = None) -> RunReport:
-    """One whole run without Prefect (the flow in ``flows.digest`` runs the same steps as tasks)."""
+               open_sender: Callable[[], Any] | None = None, http_client: Any = None,
+               sleep: Callable[[float], None] | None = None) -> RunReport:
+    """One whole run without Prefect (the flow in ``flows.digest`` runs the same steps as tasks).
+    ``sleep`` is how fetch retries wait (tests pass a recorder)."""
     store = Store(config.store_url)
     try:
-        caps = collect_captures(config, store, extra_snapshots, now=now, http_client=http_client)
+        caps = collect_captures(config, store, extra_snapshots, now=now, http_client=http_client, sleep=sleep)
         reports = [ingest_capture(store, c, output_dir=config.output_dir, now=now) for c in caps]
         warnings = [r.warning for r in reports if r.warning]
         stats = term_stats(store)
@@ -481,7 +538,12 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
 
 
 def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now: datetime,
-                     http_client: Any = None) -> list[Capture]:
+                     http_client: Any = None, sleep: Callable[[float], None] | None = None) -> list[Capture]:
+    """Every configured source's capture (files, then URLs over one client), then ``extra``.
+
+    A URL source that still fails after ``FETCH_ATTEMPTS`` tries becomes a failed capture;
+    the other sources go on.
+    """
     caps: list[Capture] = []
     url_sources = [s for s in config.sources if s.url]
     for s in config.sources:
@@ -494,7 +556,8 @@ def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now:
         try:
             for s in url_sources:
                 try:
-                    caps.append(fetch_capture(client, s, store, max_bytes=config.max_input_bytes, now=now))
+                    caps.append(fetch_capture(client, s, store, max_bytes=config.max_input_bytes, now=now,
+                                              attempts=FETCH_ATTEMPTS, sleep=sleep))
                 except InputError as e:
                     caps.append(Capture(source=s.name, captured=now, error=str(e)))
         finally:
