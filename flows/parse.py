@@ -180,10 +180,25 @@ def parse_listing(
     record the outage. Any other input without a paper raises :class:`ParseError`.
     """
     try:
-        return _parse(data, name, format, content_type, captured)
+        listing = _parse(data, name, format, content_type, captured)
     except ParseError:
         raise
     except RecursionError:
         raise ParseError(f"{name}: input nested too deeply") from None
     except Exception as e:  # noqa: BLE001 - last line of defence; the property test targets _parse
         raise ParseError(f"{name}: unexpected parser failure ({type(e).__name__}: {e})") from None
+    if not _is_utf8(data):
+        # The papers are kept, but the input is not what it should be: say so.
+        listing.problems.insert(0, "not UTF-8 text: read as a legacy 8-bit encoding (cp1252/Latin-1)")
+    return listing
+
+
+def _is_utf8(data: bytes) -> bool:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(codecs.BOM_UTF8):
+        return True  # UTF-16 with a BOM says what it is
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A character cut at the very end (a truncated capture) is reported as a cut, not here.
+        return e.reason == "unexpected end of data" and e.end == len(data)
+    return True

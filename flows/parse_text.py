@@ -197,7 +197,7 @@ def add_paper(listing: Listing, seen: dict[str, int], paper: Paper, label: str) 
     if first is not None:
         other = listing.papers[first]
         diff = "" if other.abstract == paper.abstract else " (with a different abstract)"
-        listing.warnings.append(
+        listing.problems.append(
             f"{label} '{clip(paper.title)}' repeats paper {first + 1}{diff}: dropped"
         )
         return

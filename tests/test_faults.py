@@ -363,8 +363,11 @@ def test_batch_of_bad_inputs_through_the_cli(make_config, tmp_path: Path) -> Non
         # ... and exactly one line on stderr names it
         named = [line for line in result.stderr.splitlines() if f"{path}:" in line]
         assert len(named) == 1 and named[0].startswith("paperdigest: "), (path, named)
-    for path in (good_a, good_b, latin1, twice):
+    for path in (good_a, good_b):
         assert reports[str(path)]["error"] is None
+    # Not clean, yet nothing lost: the papers are stored and the report says what was wrong.
+    assert "not UTF-8" in reports[str(latin1)]["error"] and reports[str(latin1)]["error"].startswith(f"{latin1}: ")
+    assert "repeats paper" in reports[str(twice)]["error"] and reports[str(twice)]["error"].startswith(f"{twice}: ")
     assert reports[str(bad["oversize.txt"])]["error"].endswith("(raise [limits] max_input_bytes to accept it)")
     # Complete papers around the title without an abstract are kept; the report still says why.
     assert reports[str(bad["title-without-abstract.txt"])]["papers"] == 2

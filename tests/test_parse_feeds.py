@@ -203,7 +203,7 @@ def test_duplicate_items_and_odd_fields() -> None:
     assert [p.key for p in L.papers] == ["arxiv:2601.00001", "arxiv:2601.00002"]
     assert L.papers[0].title == "Wrapped Title Across Lines" and L.papers[0].published is None
     assert L.papers[1].authors == ("Lu Chen",)
-    assert len(L.warnings) == 1 and "repeats paper 1" in L.warnings[0]
+    assert sum("repeats paper 1" in p for p in L.problems) == 1
     assert any("unreadable date" in p for p in L.problems)
 
 

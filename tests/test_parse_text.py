@@ -155,7 +155,7 @@ def test_duplicate_inside_one_listing_is_dropped_with_a_warning() -> None:
     data = "\n".join(lines + lines[4:6]).encode()  # the second paper again, at the end
     L = parse_listing(data, name="dup")
     assert len(L.papers) == 7
-    assert len(L.warnings) == 1 and "repeats paper 2" in L.warnings[0], L.warnings
+    assert len(L.problems) == 1 and "repeats paper 2" in L.problems[0], L.problems
     # Case, accents and punctuation do not make a different paper.
     variant = "\n".join(lines + [lines[4].upper().replace(":", " -"), lines[5]]).encode()
     assert len(parse_listing(variant, name="dup").papers) == 7

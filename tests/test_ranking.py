@@ -1,0 +1,332 @@
+"""flows.ranking and flows.textmatch: matching rules, scoring properties, explanations.
+
+All papers here are invented. Filler papers (``_filler``) give the small stores a realistic
+spread of document frequencies so that IDF behaves as it would on a listing.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flows.config import Profile
+from flows.errors import ConfigError, StoreError
+from flows.models import Paper, RankedItem
+from flows.ranking import (
+    K1,
+    TITLE_WEIGHT,
+    TermStats,
+    _idf,
+    _index,
+    _keyword,
+    _Terms,
+    item_to_json,
+    items_to_json,
+    rank,
+    select,
+)
+from flows.textmatch import analyse_keyword, exact_key, stem_key, surface_tokens, tokens
+
+FILLER_WORDS = ("we study a new benchmark for language models and report results on several "
+                "tasks with strong baselines and careful ablations of the training data").split()
+
+
+def _filler(n: int, seed: int = 7) -> list[Paper]:
+    rng = random.Random(seed)
+    return [Paper(title=f"Filler study number {i} on {rng.choice(FILLER_WORDS)} {rng.choice(FILLER_WORDS)}",
+                  abstract=" ".join(rng.choice(FILLER_WORDS) for _ in range(60)) + ".")
+            for i in range(n)]
+
+
+def _profile(keywords: dict[str, float], **kw: object) -> Profile:
+    return Profile(name=str(kw.pop("name", "p")), title="P", keywords=keywords, **kw)  # type: ignore[arg-type]
+
+
+def _ranked(papers: list[Paper], keywords: dict[str, float], **kw: object) -> list[RankedItem]:
+    prof = _profile(keywords, **kw)
+    return rank(papers, [prof])[prof.name]
+
+
+def _titles(items: list[RankedItem]) -> list[str]:
+    return [it.paper.title for it in items]
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@pytest.mark.parametrize("a, b", [
+    ("quantization", "quantized"), ("quantization", "quantizing"), ("quantize", "quantizes"),
+    ("quantised", "quantized"), ("quantisation", "quantization"), ("pruned", "pruning"),
+    ("prune", "prunes"), ("agents", "agent"), ("distillation", "distilled"), ("planning", "planned"),
+])
+def test_stemmer_conflates_inflections(a: str, b: str) -> None:
+    assert stem_key(a) == stem_key(b)
+
+
+@pytest.mark.parametrize("a, b", [("more", "moe"), ("ragged", "rag"), ("acting", "act")])
+def test_acronym_keys_stay_exact(a: str, b: str) -> None:
+    keyword = analyse_keyword(b.upper())[0].keys
+    assert keyword == (exact_key(b),)
+    assert exact_key(a) != keyword[0]
+
+
+def test_tokens_fold_case_accents_hyphens_and_possessives() -> None:
+    assert tokens("Mixture-of-Experts") == tokens("mixture of experts") == ["mixture", "of", "experts"]
+    assert tokens("KV-cache, KV cache; kv/cache") == ["kv", "cache"] * 3
+    assert tokens("Naïve Über-Models") == ["naive", "uber", "models"]
+    assert tokens("Zipf's law") == ["zipf", "law"]
+    assert tokens("GPT-4 and GPT4") == ["gpt", "4", "and", "gpt4"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcXYZ019 -_'’.,éüßŁ\u0301ﬁΩ\t")), max_size=40))
+def test_fast_bytes_tokenizer_agrees_with_the_reference(text: str) -> None:
+    assert surface_tokens(text) == [t.encode() for t in tokens(text)]
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def test_inflections_match_through_the_stemmer() -> None:
+    papers = [Paper("Quantized transformers on phones", "We study weights."),
+              Paper("A study", "Quantizing activations and pruned heads."),
+              *_filler(10)]
+    items = _ranked(papers, {"quantization": 1, "pruning": 1})
+    assert set(_titles(items)) == {"Quantized transformers on phones", "A study"}
+    study = next(it for it in items if it.paper.title == "A study")
+    assert sorted(study.matched) == ["pruning", "quantization"]
+
+
+def test_hyphens_spaces_and_punctuation_are_the_same() -> None:
+    papers = [Paper("Sparse Mixture-of-Experts at scale", "Routing tokens."),
+              Paper("Shrinking the KV-cache", "Long contexts."),
+              Paper("Notes", "We revisit mixture (of) experts; then the kv cache."),
+              *_filler(10)]
+    items = _ranked(papers, {"mixture of experts": 1, "KV cache": 1})
+    assert set(_titles(items)) == {"Sparse Mixture-of-Experts at scale", "Shrinking the KV-cache", "Notes"}
+
+
+def test_phrases_need_their_words_adjacent_and_in_order() -> None:
+    papers = [Paper("Cache KV pairs", "Nothing else."),
+              Paper("KV memory cache", "Nothing else."),
+              Paper("Streaming KV", "Cache policies."),  # across title and abstract: no phrase
+              Paper("Compressed KV caches", "Nothing else."),
+              *_filler(10)]
+    items = _ranked(papers, {"kv cache": 1})
+    assert _titles(items) == ["Compressed KV caches"]
+
+
+def test_synonyms_count_the_best_alternative_not_the_sum() -> None:
+    both = Paper("Sparse MoE layers", "A mixture of experts model.")
+    one = Paper("Sparse MoE layers ", "A dense model.")
+    papers = [both, one, *_filler(10)]
+    syn = _ranked(papers, {"mixture of experts|moe": 2})
+    alone = _ranked(papers, {"moe": 2})
+    by_title = {it.paper.title: it for it in syn}
+    # Each paper gets its best alternative only: the title mention of "MoE".
+    assert by_title[both.title].score == pytest.approx(by_title[one.title].score)
+    assert by_title[both.title].score == pytest.approx(alone[0].score)
+    assert [m.term for m in by_title[both.title].matches] == ["moe"]
+    assert by_title[both.title].matches[0].where == "title"
+
+
+def test_acronyms_match_exactly_and_their_plurals() -> None:
+    papers = [Paper("More data helps", "Acting on ragged tensors."),
+              Paper("Routing in MoEs", "LLMs with RAG."),
+              *_filler(10)]
+    items = _ranked(papers, {"MoE": 1, "RAG": 1, "ACT": 1, "LLM": 1})
+    assert _titles(items) == ["Routing in MoEs"]
+    assert sorted(items[0].matched) == ["LLM", "MoE", "RAG"]
+
+
+def test_exclude_drops_a_paper_that_matches_any_exclude_term() -> None:
+    papers = [Paper("A Survey of Agents", "Agents that plan."),
+              Paper("Agents that plan", "We build tool-using agents."),
+              Paper("Planning agents", "A literature review of agent systems."),
+              *_filler(10)]
+    items = _ranked(papers, {"agent": 1}, exclude=("survey", "literature review"))
+    assert _titles(items) == ["Agents that plan"]
+
+
+def test_a_paper_matching_no_keyword_never_appears() -> None:
+    papers = [Paper("Agents", "Agents act."), *_filler(10)]
+    prof = _profile({"agent": 1}, min_score=0.0, max_items=100)
+    items = rank(papers, [prof])[prof.name]
+    assert _titles(items) == ["Agents"]
+    assert _titles(select(items, prof)) == ["Agents"]
+    assert rank(_filler(5), [prof]) == {"p": []}
+
+
+def test_every_profile_gets_a_list_in_order() -> None:
+    profs = [_profile({"agent": 1}, name="b"), _profile({"nothing": 1}, name="a")]
+    out = rank([Paper("Agents", "x")], profs)
+    assert list(out) == ["b", "a"] and out["a"] == []
+    assert rank([], profs) == {"b": [], "a": []}
+
+
+def test_a_keyword_without_words_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match='keyword "__"'):
+        rank([Paper("a", "b")], [_profile({"__": 1})])
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def test_title_match_counts_clearly_more_than_abstract_match() -> None:
+    body = " ".join(FILLER_WORDS * 2)  # abstracts of a typical length for this store
+    papers = [Paper("Speculative decoding for LLMs", f"We study drafts. {body}"),
+              Paper("Faster LLM serving", f"We use speculative decoding. {body}"),
+              *_filler(20)]
+    items = _ranked(papers, {"speculative decoding": 1})
+    assert _titles(items) == ["Speculative decoding for LLMs", "Faster LLM serving"]
+    assert items[0].score >= 2.5 * items[1].score
+    assert [m.where for m in items[0].matches] == ["title"]
+
+
+def test_repetition_saturates_so_abstract_spam_loses_to_a_title() -> None:
+    spam = Paper("Notes on training", " ".join(["Our model is efficient and the efficient method is efficient."] * 30))
+    titled = Paper("Efficient attention", "A short abstract about attention kernels.")
+    papers = [spam, titled, *_filler(20)]
+    items = _ranked(papers, {"efficient": 1})
+    assert _titles(items) == ["Efficient attention", "Notes on training"]
+    # The bound behind it: an abstract never gives more than K1 + 1, a title mention gives TITLE_WEIGHT.
+    assert TITLE_WEIGHT > K1 + 1
+
+
+def test_rare_keyword_beats_common_keyword_at_equal_weight() -> None:
+    common = [Paper(f"Benchmark {i}", "We evaluate language models on a benchmark.") for i in range(12)]
+    rare = Paper("Benchmark zero", "We evaluate tokenizers on a corpus.")
+    uses_common = Paper("Benchmark one", "We evaluate speculative decoding with language models.")
+    papers = [*common, rare, uses_common, *_filler(10)]
+    items = _ranked(papers, {"tokenizers": 1, "language models": 1})
+    assert items[0].paper is rare
+
+
+def test_ties_break_deterministically_whatever_the_input_order() -> None:
+    twins = [Paper(f"{name} agents", "Agents plan.") for name in ("Beta", "alpha", "Gamma", "delta")]
+    base = [*twins, *_filler(10)]
+    orders = [_titles(_ranked(sorted(base, key=lambda p: random.Random(s).random()), {"agent": 1}))
+              for s in range(5)]
+    assert all(o == orders[0] for o in orders)
+    assert orders[0] == ["alpha agents", "Beta agents", "delta agents", "Gamma agents"]
+
+
+def test_reasons_explain_the_score() -> None:
+    papers = [Paper("Quantized agents", "Agents that plan with quantization."), *_filler(10)]
+    item = _ranked(papers, {"quantization": 2, "agent|agents": 1, "planning": 0.5, "absent": 3})[0]
+    assert item.score == pytest.approx(sum(m.contribution for m in item.matches))
+    assert [m.term for m in item.matches] == ["quantization", "agent", "planning"]  # best first
+    assert [m.where for m in item.matches] == ["title+abstract", "title+abstract", "abstract"]
+    assert re.fullmatch(r"quantization \(title\+abstract, \+\d+\.\d\d\); agent \(.*\); planning \(abstract, \+\d+\.\d\d\)",
+                        item.why())
+    data = item_to_json(item)
+    assert json.loads(json.dumps(data)) == data
+    assert items_to_json([item]) == [data] and gc.isenabled()
+    assert data["matched"] == ["quantization", "agent", "planning"]
+    assert set(data) >= {"title", "score", "matched", "reasons", "why", "url", "arxiv_id"}
+    assert data["reasons"][2] == {"term": "planning", "where": "abstract",
+                                  "contribution": round(item.matches[2].contribution, 4)}
+
+
+def test_select_applies_min_score_then_max_items() -> None:
+    papers = [Paper(f"Agents {i}", "Agents. " * i) for i in range(1, 6)] + [Paper("x", "agents")] + _filler(10)
+    prof = _profile({"agent": 1}, min_score=0.0, max_items=3)
+    items = rank(papers, [prof])[prof.name]
+    assert select(items, prof) == items[:3]
+    cut = items[4].score
+    prof2 = _profile({"agent": 1}, min_score=cut, max_items=10)
+    assert select(items, prof2) == [it for it in items if it.score >= cut] == items[:5]
+    prof3 = _profile({"agent": 1}, min_score=items[0].score + 1, max_items=10)
+    assert select(items, prof3) == []
+
+
+# --------------------------------------------------------------------------- term statistics
+
+
+def test_term_stats_roundtrip_and_bad_json() -> None:
+    stats = TermStats()
+    stats.add([Paper("Quantized MoE", "KV caches."), Paper("Agents", "Agents plan.")])
+    again = TermStats.from_json(stats.to_json())
+    assert again.n_docs == 2 and again.df == stats.df
+    assert stats.df[stem_key("quantized")] == 1 and stats.df[exact_key("moe")] == 1
+    assert stats.df[stem_key("agents")] == 1  # a paper counts once, however often it says it
+    for bad in ("", "[]", '{"version": 1}', '{"version": 2, "n_docs": 0, "df": {}}',
+                '{"version": 1, "n_docs": 1, "df": {"a": "x"}}'):
+        with pytest.raises(StoreError):
+            TermStats.from_json(bad)
+
+
+def test_small_store_idf_is_sane() -> None:
+    for n in range(0, 5):
+        for df in range(0, n + 1):
+            assert 0 < _idf(n, df) < 4
+    assert _idf(0, 0) == _idf(0, 5)  # df never exceeds N
+    assert _idf(100_000, 10) > _idf(100_000, 5000) > 0  # on a big store, rarity decides
+    one = rank([Paper("Agents", "Agents plan.")], [_profile({"agent": 1})])["p"]
+    assert one and 0 < one[0].score < 100
+
+
+def test_store_stats_change_idf_and_missing_papers_are_safe() -> None:
+    papers = [Paper("Agents", "Agents plan."), Paper("Tools", "Tool use.")]
+    prof = _profile({"agent": 1, "tool use": 1})
+    big = TermStats()
+    big.add(_filler(200) + [Paper(f"Tool use {i}", "tools") for i in range(100)] + papers)
+    with_stats = rank(papers, [prof], big)["p"]
+    assert _titles(with_stats) == ["Agents", "Tools"]  # "tool use" is common in the store
+    # Stats that lack the papers being ranked never give df below what those papers show.
+    empty = rank(papers, [prof], TermStats())["p"]
+    alone = rank(papers, [prof])["p"]
+    assert [it.score for it in empty] == pytest.approx([it.score for it in alone])
+
+
+# --------------------------------------------------------------------------- scanner vs reference
+
+WORDS = ["kv", "cache", "caches", "cached", "moe", "MoEs", "more", "mixture", "of", "experts", "agent",
+         "agents", "quantized", "quantizing", "a", "the"]
+
+
+def _reference_counts(title: str, abstract: str, keys: tuple[str, ...]) -> tuple[int, int]:
+    def count(text: str) -> int:
+        toks = tokens(text)
+        seq = [(stem_key(t), exact_key(t)) for t in toks]
+        return sum(all(k in seq[i + j] for j, k in enumerate(keys)) for i in range(len(seq) - len(keys) + 1))
+    return count(title), count(abstract)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(WORDS), max_size=6), st.lists(st.sampled_from(WORDS), max_size=25)),
+                min_size=1, max_size=6),
+       st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3), min_size=1, max_size=8))
+def test_scanner_counts_agree_with_a_naive_reference(docs: list[tuple[list[str], list[str]]],
+                                                     keywords: list[list[str]]) -> None:
+    papers = [Paper(" ".join(t), "-".join(a)) for t, a in docs]
+    terms = _Terms()
+    prof = _profile({"x": 1})
+    for kw in keywords:
+        _keyword(prof, " ".join(kw), terms)
+    postings, lengths = _index(papers, terms)
+    assert lengths == [len(tokens(p.abstract)) for p in papers]
+    for tid, keys in enumerate(terms.keys):
+        got = {d: (a, b) for d, a, b in postings[tid]}
+        want = {d: c for d, p in enumerate(papers) if any(c := _reference_counts(p.title, p.abstract, keys))}
+        assert got == want, keys
+
+
+def test_an_exclude_term_without_words_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match='exclude term "--"'):
+        rank([Paper("a", "b")], [_profile({"a": 1}, exclude=("--",))])
+
+
+def test_stemming_works_from_several_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ["quantization", "quantizing", "pruned", "agents", "planning"] * 200
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda w: stem_key(w), words))
+    assert results == [stem_key(w) for w in words]
