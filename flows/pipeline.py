@@ -418,7 +418,7 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                     reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
                     continue
                 # A kill here (accepted, not yet marked) is the one at-least-once window: the
-                # next run resends with the same Message-ID (docs/guarantees.md).
+                # next run resends with the same Message-ID (README, "Guarantees").
                 failpoint("after-send")
                 store.mark_sent(d.id, owner, now, "smtp")
                 pending.pop(0)

@@ -2,7 +2,7 @@
 
 Two flow runs in all (each costs seconds): the first meets every kind of live-source trouble
 the flow itself must handle; the second goes through ``paperdigest run`` and meets a 304.
-``paperdigest serve`` itself needs a long-lived server and is checked by hand (docs/sources.md);
+``paperdigest serve`` itself needs a long-lived server and is checked by hand (README, "Scheduled runs");
 here only the deployment it serves is compared with ``prefect.yaml``.
 """
 
