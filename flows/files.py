@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import InputError
@@ -98,6 +99,15 @@ def read_input(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise InputError(f"{path}: file is over the limit of {max_bytes} bytes")
     return data
+
+
+def capture_time(path: Path, now: datetime) -> datetime:
+    """When a listing file was captured: its modification time, capped at ``now``."""
+    try:
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except (OSError, OverflowError, ValueError):
+        return now
+    return min(mtime, now)
 
 
 def archive_capture(output_dir: Path, data: bytes) -> Path:

@@ -100,7 +100,11 @@ class InputReport:
 
 def read_path_captures(specs: Iterable[str | os.PathLike[str]], *, max_bytes: int, now: datetime,
                        fmt: str = "auto") -> list[Capture]:
-    """Expand paths, folders and globs into captures; a missing or unreadable one is a failed capture."""
+    """Expand paths, folders and globs into captures; a missing or unreadable one is a failed capture.
+
+    A file's capture time is its modification time (never later than ``now``): a saved page's
+    year-less date ("Mar 11") then gets the year it was saved in, not the year it is ingested in.
+    """
     caps: list[Capture] = []
     for spec in specs:
         try:
@@ -114,7 +118,7 @@ def read_path_captures(specs: Iterable[str | os.PathLike[str]], *, max_bytes: in
             except InputError as e:
                 caps.append(Capture(source=str(path), captured=now, error=str(e)))
                 continue
-            caps.append(Capture(source=str(path), captured=now, data=data, format=fmt))
+            caps.append(Capture(source=str(path), captured=files.capture_time(path, now), data=data, format=fmt))
     return caps
 
 

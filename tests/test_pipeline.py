@@ -164,3 +164,20 @@ def test_new_profile_backfills_recent_papers_only(make_config, listings) -> None
     later = make_config(base=base2, name="later.toml")
     data = run(later, now=NOW + timedelta(days=10)).to_json()
     assert data["digests"][0]["items"] == []
+
+
+def test_year_of_a_page_date_comes_from_the_file_capture_time(make_config, listings) -> None:
+    import os
+    from datetime import datetime, timezone
+
+    saved = datetime(2024, 11, 30, tzinfo=timezone.utc).timestamp()
+    os.utime(listings[0], (saved, saved))  # a page saved in 2024, ingested in 2026
+    cfg = load_config(make_config())
+    (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
+    from flows.pipeline import parse_capture
+
+    assert parse_capture(cap).date.isoformat() == "2024-11-24"
+    future = NOW.timestamp() + 86400 * 30
+    os.utime(listings[0], (future, future))  # a clock-skewed file is never "captured" after now
+    (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
+    assert cap.captured == NOW
