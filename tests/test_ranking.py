@@ -330,3 +330,106 @@ def test_stemming_works_from_several_threads() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda w: stem_key(w), words))
     assert results == [stem_key(w) for w in words]
+
+
+# --------------------------------------------------------------------------- judged scenarios
+#
+# Two small invented listings, graded by hand before ranking them (2 = about the interest,
+# 1 = a substantial side part, 0 = a passing mention), as a check of the ranking's general
+# expectations that does not depend on the benchmark's judged set.
+
+
+def _assert_graded_order(items: list[RankedItem], grades: dict[str, int], strict: bool = True) -> None:
+    """Every listed paper is graded; a higher grade never ranks below a lower one (``strict``),
+    or at least no relevant paper (grade 1 or 2) ranks below a passing mention (grade 0)."""
+    got = [grades[t] if strict else min(grades[t], 1) for t in _titles(items)]
+    assert got == sorted(got, reverse=True), list(zip(_titles(items), got))
+
+
+def test_scenario_efficient_serving_reader() -> None:
+    body = " ".join(FILLER_WORDS)
+    grades = {
+        # the title names the topic
+        "Speculative Decoding with Draft Trees for Chat Serving": 2,
+        # the title does not, but the abstract is entirely about it
+        "Rethinking Memory for Long-Context Decoding": 2,
+        "Four-Bit Quantization of Attention Caches": 2,
+        # the topic is a substantial side part
+        "A Recipe for Small Multilingual Models": 1,
+        "A Survey of Decoding Strategies": 1,
+        # passing mentions
+        "Curriculum Learning for Theorem Proving": 0,
+        "Benchmarking Reasoning in Chat Assistants": 0,
+    }
+    papers = [
+        Paper("Speculative Decoding with Draft Trees for Chat Serving",
+              "Speculative decoding drafts several tokens and verifies them at once. We organise "
+              "drafts as trees and cut serving latency by a third."),
+        Paper("Rethinking Memory for Long-Context Decoding",
+              "The KV cache dominates memory at long contexts. We evict KV cache entries by attention "
+              "mass, share the KV cache across heads, and page the KV cache to host memory; the KV "
+              "cache then fits a single GPU at 128k tokens."),
+        Paper("Four-Bit Quantization of Attention Caches",
+              "We study quantization of keys and values: per-channel quantization keeps accuracy "
+              "where per-token quantization fails."),
+        Paper("A Recipe for Small Multilingual Models",
+              f"We train small models for twelve languages and apply post-training quantization so that "
+              f"they run on phones; quantization to four bits costs one point of accuracy. {body}"),
+        Paper("Curriculum Learning for Theorem Proving",
+              f"We order proofs by difficulty. Unlike work on the KV cache, we focus on data. {body}"),
+        Paper("Benchmarking Reasoning in Chat Assistants",
+              f"We report accuracy and latency of twenty assistants on puzzles. {body}"),
+        Paper("A Survey of Decoding Strategies",
+              f"We review greedy search, beam search, sampling and speculative decoding. {body}"),
+        # "KV" and "cache" apart: not the phrase, so not listed
+        Paper("Caching Retrieved Passages", f"A cache of passages and their KV pairs. {body}"),
+        *_filler(20),
+    ]
+    items = _ranked(papers, {"speculative decoding": 3, "kv cache": 3, "quantization": 3, "latency": 2})
+    assert set(_titles(items)) == set(grades)
+    _assert_graded_order(items, grades)
+    score = {it.paper.title: it.score for it in items}  # each of these papers matches one keyword
+    # Clearly, not by a hair: the title naming the topic against one abstract mention of it ...
+    titled = {m.term: m.contribution for m in items[_titles(items).index(
+        "Speculative Decoding with Draft Trees for Chat Serving")].matches}
+    assert titled["speculative decoding"] >= 2.5 * score["A Survey of Decoding Strategies"]
+    # ... and an abstract about the topic against a passing mention of it.
+    assert score["Rethinking Memory for Long-Context Decoding"] >= 1.5 * score["Curriculum Learning for Theorem Proving"]
+
+
+def test_scenario_multimodal_reader() -> None:
+    body = " ".join(FILLER_WORDS)
+    grades = {
+        "A Vision-Language Model for Reading Charts": 2,
+        "Assistants That Listen": 2,  # the abstract is entirely about speech
+        "Video Captioning with Frozen Language Models": 2,
+        "Scaling Image Tokenizers": 1,
+        # passing mentions (of the same keywords as the papers above: with different keywords the
+        # profile's weights decide, e.g. one "vision-language" (3) against a whole abstract of
+        # "speech" (1.5) is about even)
+        "Data Mixtures for Code Models": 0,
+        "Long-Context Retrieval at Scale": 0,
+    }
+    papers = [
+        Paper("A Vision-Language Model for Reading Charts",
+              "We pair an image encoder with a language model and train it on rendered charts."),
+        Paper("Assistants That Listen",
+              "We train a language model on speech directly. Speech tokens replace text tokens, speech "
+              "prosody is kept, and the model answers speech with speech."),
+        Paper("Video Captioning with Frozen Language Models",
+              "A frozen language model describes each video clip from a few visual tokens."),
+        Paper("Scaling Image Tokenizers", f"Larger image tokenizers reconstruct better. {body}"),
+        Paper("Data Mixtures for Code Models",
+              f"We mix code and prose; unlike work on speech, we keep one modality. {body}"),
+        Paper("Long-Context Retrieval at Scale", f"We retrieve passages; one of our corpora pairs each image with its alt text. {body}"),
+        *_filler(20),
+    ]
+    items = _ranked(papers, {"vision-language|VLM": 3, "image": 1.5, "video": 2, "visual": 1.5,
+                             "speech|audio": 1.5, "captioning": 2})
+    assert set(_titles(items)) == set(grades)
+    # Grades 2 and 1 are told apart by what the paper is, not by its words: "Scaling Image
+    # Tokenizers" (1, "image" in its title) ranks above "Assistants That Listen" (2, "speech" only
+    # in its abstract) because a title mention counts more than abstract repetition, by design.
+    _assert_graded_order(items, grades, strict=False)
+    titles = _titles(items)
+    assert titles.index("Assistants That Listen") < titles.index("Data Mixtures for Code Models")
