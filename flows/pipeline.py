@@ -348,7 +348,7 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
     SMTP connection from the config, reused for the whole batch. Without ``smtp_url`` the
     exact bytes go to ``<output.dir>/outbox``.
     """
-    from .emailmsg import build_email
+    from .emailmsg import build_email, wire_bytes
     from .render import render_html, render_text
 
     claimed = store.claim_deliveries(owner, now)
@@ -382,7 +382,7 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                     reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
                     continue
                 failpoint("before-send")
-                files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), bytes(msg))
+                files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), wire_bytes(msg))
                 failpoint("after-send")  # a resend rewrites the same file: still one copy
                 store.mark_sent(d.id, owner, now, "outbox")
                 todo.pop(0)
@@ -410,7 +410,7 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                 try:
                     msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
                     failpoint("before-send")
-                    sender.send(msg, sender=sender_addr, to=d.recipient)
+                    sender.send(wire_bytes(msg), sender=sender_addr, to=d.recipient)
                 except DeliveryError as e:
                     if getattr(e, "affects_all", False):
                         # The connection, TLS, login or our sender address failed: not this

@@ -158,3 +158,16 @@ def test_building_per_recipient_is_cheap() -> None:
     # Measured ~0.4 ms per email and ~2 ms per render on the 2-core CI box; generous bounds.
     assert per_email < 0.005, f"build_email took {per_email * 1000:.2f} ms per recipient"
     assert render < 0.5
+
+
+def test_wire_bytes_equal_the_standard_serialisation_and_reuse_the_bodies() -> None:
+    from flows.emailmsg import wire_bytes
+
+    view = sample_view()
+    text, html = render_text(view), render_html(view)
+    for to in ("alice@example.org", "Bob <bob@example.org>"):
+        msg = build_email(view, to=to, email=email_config(), text=text, html=html)
+        expected = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        assert wire_bytes(msg) == expected
+        assert wire_bytes(msg) == expected  # the second time from the cache
+        assert b"\r\n" in expected and b"\n" not in expected.replace(b"\r\n", b"")
