@@ -26,7 +26,7 @@ from .errors import ConfigError
 DEFAULT_CONFIG = Path("config/paperdigest.toml")
 CONFIG_ENV = "PAPERDIGEST_CONFIG"
 PASSWORD_ENV = "PAPERDIGEST_SMTP_PASSWORD"
-PROFILE_NAME_RE = re.compile(r"^[a-z0-9-]+$")
+PROFILE_NAME_RE = re.compile(r"^[a-z0-9-]{1,64}$")  # the store keeps names in 64 characters
 SOURCE_FORMATS = ("auto", "text", "html", "hf-api", "jsonfeed", "rss", "atom")
 # Fallback cap on one input's size: a listing page is ~100 KB, a capture rarely over 1 MB.
 DEFAULT_MAX_INPUT_BYTES = 20 * 1024 * 1024
@@ -414,7 +414,7 @@ def _profile(index: int, data: Any) -> Profile:
         "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days")
     name = t.text("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
-        raise t.err("name", f'must match [a-z0-9-]+, not "{name}"')
+        raise t.err("name", f'must match [a-z0-9-]+ (at most 64 characters), not "{name}"')
     title = t.text("title", name) or name
     if any(not ch.isprintable() for ch in title):
         raise t.err("title", "must not hold control characters")

@@ -2,7 +2,8 @@
 
 SQLAlchemy Core only, so any SQLAlchemy URL works (SQLite by default; PostgreSQL too).
 SQLite runs in WAL mode with a busy timeout, and write transactions start with
-``BEGIN IMMEDIATE`` so two processes serialize their writes instead of failing halfway.
+``BEGIN IMMEDIATE`` so two processes serialize their writes instead of failing halfway;
+on PostgreSQL a transaction-scoped advisory lock does the same.
 Every multi-row change happens in one transaction.
 
 Exactly-once bookkeeping lives here:
@@ -21,10 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -39,6 +41,10 @@ SCHEMA_VERSION = 2
 CLAIM_LEASE = timedelta(minutes=15)
 # Give up on an address after this many transient failures in a row.
 MAX_ATTEMPTS = 8
+# PostgreSQL: the advisory lock every write transaction takes ("paperdig" in ASCII), see _make_engine.
+PG_WRITE_LOCK = 0x7061706572646967
+# What no SQL text column can hold: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 metadata = sa.MetaData()
 
@@ -84,6 +90,13 @@ papers = sa.Table(
     sa.Column("seen_count", sa.Integer, nullable=False, default=1),
     sa.Column("first_snapshot_id", sa.Integer),
 )
+
+# The lookups of the diff: prepared once, so a chunk of 500 keys is only bound, not re-built.
+_PAPER_COLS = (papers.c.id, papers.c.arxiv_id, papers.c.title_key, papers.c.url, papers.c.authors,
+               papers.c.published, papers.c.upvotes, papers.c.ai_summary)
+_BY_ARXIV = sa.select(*_PAPER_COLS).where(papers.c.arxiv_id.in_(sa.bindparam("keys", expanding=True)))
+_BY_TITLE = (sa.select(*_PAPER_COLS).where(papers.c.title_key.in_(sa.bindparam("keys", expanding=True)))
+             .order_by(papers.c.id))
 
 profile_state = sa.Table(
     "profile_state", metadata,
@@ -182,11 +195,12 @@ class DigestRecord:
     recipients: tuple[str, ...]
 
 
-def paper_uid(paper: Paper) -> str:
+def paper_uid(paper: Paper, title_key: str | None = None) -> str:
     """The stable identity given to a paper on first sight (feed GUIDs derive from it)."""
     if paper.arxiv_id:
         return f"arxiv:{paper.arxiv_id}"
-    return "title:" + hashlib.sha256(paper.title_key.encode("utf-8")).hexdigest()[:24]
+    key = paper.title_key if title_key is None else title_key
+    return "title:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
 def content_hash(data: bytes) -> str:
@@ -198,10 +212,30 @@ def content_hash(data: bytes) -> str:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every stored datetime is UTC."""
+    """SQLite hands datetimes back naive, PostgreSQL in the session's time zone; every stored
+    datetime is UTC, and is handed out in UTC."""
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _storable(p: Paper) -> Paper:
+    """The paper without what SQL text cannot hold. A JSON feed can spell NUL or a lone
+    surrogate; every output drops them anyway (flows.textsafe), so the store drops them too."""
+    text = "".join((p.title, p.abstract, p.url or "", p.ai_summary or "", *p.authors))
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")  # fails only on a surrogate; much faster than a regex search
+            return p
+        except UnicodeEncodeError:
+            pass
+
+    def clean(value: str) -> str:
+        return _UNSTORABLE_RE.sub("", value)
+
+    return replace(p, title=clean(p.title), abstract=clean(p.abstract), url=clean(p.url) if p.url else p.url,
+                   ai_summary=clean(p.ai_summary) if p.ai_summary else p.ai_summary,
+                   authors=tuple(clean(a) for a in p.authors))
 
 
 def _utc(value: datetime) -> datetime:
@@ -268,6 +302,10 @@ class Store:
                 cur.execute("PRAGMA busy_timeout = 30000")
                 cur.execute("PRAGMA journal_mode = WAL")
                 cur.execute("PRAGMA synchronous = NORMAL")
+                # 64 MiB of page cache (SQLite's default is 2 MiB): a 10,000-paper transaction
+                # dirties tens of MiB of table and index pages, and a small cache spills them to
+                # the WAL mid-transaction, which made ingest slower the bigger the store.
+                cur.execute("PRAGMA cache_size = -65536")
                 cur.execute("PRAGMA foreign_keys = ON")
                 cur.close()
 
@@ -277,7 +315,21 @@ class Store:
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
             return engine
-        return sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() == "postgresql":
+            # PostgreSQL runs READ COMMITTED, so two runs could both pass a "not there yet"
+            # check (the schema, a capture's hash, a new paper, a profile's first cursor, a
+            # blob) and then collide on a unique key, or store a paper twice when one run
+            # knows it by arXiv id and the other by title only. A transaction-scoped advisory
+            # lock gives write transactions the one-at-a-time order that BEGIN IMMEDIATE gives
+            # on SQLite; reads never wait, and the lock goes with the transaction (or the
+            # connection of a process that died).
+            @sa.event.listens_for(engine, "begin")
+            def _begin_pg(conn: Connection) -> None:
+                if conn.get_execution_options().get("immediate"):
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+
+        return engine
 
     def _ensure_schema(self, create: bool) -> None:
         try:
@@ -344,6 +396,7 @@ class Store:
                now: datetime, warning: str | None = None) -> IngestResult:
         """Record one parsed capture and its papers in one transaction; report which are new."""
         now = _utc(now)
+        items = [_storable(p) for p in listing.papers]
         with self._write() as conn:
             dup = conn.execute(sa.select(snapshots.c.id).where(
                 snapshots.c.content_hash == hash_, snapshots.c.error.is_(None)).limit(1)).first()
@@ -354,7 +407,7 @@ class Store:
                 captured_at=_utc(captured) if captured else None, ingested_at=now,
                 listing_date=listing.date, paper_count=len(listing.papers), new_count=0,
                 warning=warning)).inserted_primary_key[0]  # type: ignore[index]
-            new_ids = self._upsert_papers(conn, listing.papers, snap_id, now)
+            new_ids = self._upsert_papers(conn, items, snap_id, now)
             conn.execute(snapshots.update().where(snapshots.c.id == snap_id).values(new_count=len(new_ids)))
         return IngestResult(source, len(listing.papers), len(new_ids), False, tuple(new_ids), snap_id)
 
@@ -368,24 +421,23 @@ class Store:
     def _upsert_papers(self, conn: Connection, items: Sequence[Paper], snap_id: int, now: datetime) -> list[int]:
         by_arxiv: dict[str, Any] = {}
         by_title: dict[str, Any] = {}
+        keys = [p.title_key for p in items]  # folding a title is the costliest step here: once per paper
         arxiv_ids = sorted({p.arxiv_id for p in items if p.arxiv_id})
-        title_keys = sorted({p.title_key for p in items})
-        cols = [papers.c.id, papers.c.arxiv_id, papers.c.title_key, papers.c.url, papers.c.authors,
-                papers.c.published, papers.c.upvotes, papers.c.ai_summary]
+        title_keys = sorted(set(keys))
         for chunk in _chunks(arxiv_ids, 500):
-            for found in conn.execute(sa.select(*cols).where(papers.c.arxiv_id.in_(chunk))):
+            for found in conn.execute(_BY_ARXIV, {"keys": list(chunk)}):
                 by_arxiv[found.arxiv_id] = found
         for chunk in _chunks(title_keys, 500):
-            for found in conn.execute(sa.select(*cols).where(papers.c.title_key.in_(chunk)).order_by(papers.c.id)):
+            for found in conn.execute(_BY_TITLE, {"keys": list(chunk)}):
                 by_title.setdefault(found.title_key, found)
 
         seen_ids: list[int] = []
         fills: list[dict[str, Any]] = []
         inserts: list[dict[str, Any]] = []
-        for p in items:
+        for p, title_key in zip(items, keys):
             row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
             if row is None:
-                cand = by_title.get(p.title_key)
+                cand = by_title.get(title_key)
                 if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
                     row = cand
             if row is not None:
@@ -396,7 +448,7 @@ class Store:
                     fills.append(fill)
                 continue
             inserts.append({
-                "uid": paper_uid(p), "arxiv_id": p.arxiv_id, "title_key": p.title_key, "title": p.title,
+                "uid": paper_uid(p, title_key), "arxiv_id": p.arxiv_id, "title_key": title_key, "title": p.title,
                 "abstract": p.abstract, "url": p.url, "authors": json.dumps(list(p.authors)) if p.authors else None,
                 "published": _utc(p.published) if p.published else None, "upvotes": p.upvotes,
                 "ai_summary": p.ai_summary, "first_seen": now, "last_seen": now, "seen_count": 1,
@@ -411,13 +463,17 @@ class Store:
             conn.execute(papers.update().where(papers.c.id == fill["b_id"]).values(**values))
         new_ids: list[int] = []
         if inserts:
+            # New rows get ids above the current maximum (rowid on SQLite, a sequence elsewhere):
+            # reading them back by id range is one index range scan, not a lookup per paper.
+            # Rows another writer added meanwhile (PostgreSQL) are told apart by their uid.
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.id), 0))).scalar_one()
             conn.execute(papers.insert(), inserts)
-            uids = [r["uid"] for r in inserts]
+            wanted = {r["uid"] for r in inserts}
             id_by_uid: dict[str, int] = {}
-            for chunk in _chunks(uids, 500):
-                for row in conn.execute(sa.select(papers.c.id, papers.c.uid).where(papers.c.uid.in_(chunk))):
+            for row in conn.execute(sa.select(papers.c.id, papers.c.uid).where(papers.c.id > before)):
+                if row.uid in wanted:
                     id_by_uid[row.uid] = row.id
-            new_ids = [id_by_uid[u] for u in uids]
+            new_ids = [id_by_uid[r["uid"]] for r in inserts]
         return new_ids
 
     # -- papers -----------------------------------------------------------------------

@@ -230,13 +230,23 @@ class SmtpTestServer:
             kwargs["authenticator"] = self._authenticate
         # aiosmtpd only counts STARTTLS as TLS, so on smtps AUTH must not demand it.
         kwargs["auth_require_tls"] = (tls == "starttls") if auth_require_tls is None else auth_require_tls
+        self._kwargs = kwargs
         self._controller = _Controller(self, _Handler(self), hostname=HOST, port=self.port, **kwargs)
         self._running = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> SmtpTestServer:
-        self._controller.start()
+        # free_port() closes the port it found; another process may take it before we bind.
+        for attempt in range(5):
+            try:
+                self._controller.start()
+                break
+            except (OSError, RuntimeError):
+                if attempt == 4:
+                    raise
+                self.port = free_port()
+                self._controller = _Controller(self, _Handler(self), hostname=HOST, port=self.port, **self._kwargs)
         with self._lock:
             self._connections = 0  # forget the controller's start-up probe
         self._running = True
