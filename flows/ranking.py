@@ -1,6 +1,6 @@
 """Rank papers against keyword profiles: BM25-style scores with an explanation per keyword.
 
-Scoring (docs/ranking.md says the same for readers): for a keyword alternative ``t`` (a word
+Scoring (the README's "Ranking" section says the same for readers): for a keyword alternative ``t`` (a word
 or a phrase) and a paper,
 
     field(t) = TITLE_WEIGHT * sat(tf_title, 1) + sat(tf_abstract, norm)
