@@ -211,7 +211,7 @@ def _type(v: Any) -> str:
 
 def _resolve(base: Path, value: str) -> Path:
     p = Path(os.path.expanduser(value))
-    return p if p.is_absolute() else (base / p)
+    return Path(os.path.normpath(p if p.is_absolute() else (base / p)))
 
 
 def _check_address(where: str, key: str, value: str) -> str:

@@ -13,8 +13,8 @@ from flows.errors import ConfigError
 def test_example_config_loads_and_resolves_paths_against_its_folder() -> None:
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "config" / "paperdigest.toml")
-    assert cfg.store_url == "sqlite:///" + str((root / "config" / "../var/paperdigest.db"))
-    assert cfg.output_dir == root / "config" / "../var/out"
+    assert cfg.store_url == "sqlite:///" + str(root / "var" / "paperdigest.db")
+    assert cfg.output_dir == root / "var" / "out"
     assert [p.name for p in cfg.profiles] == ["efficient-inference", "agents", "vision"]
     assert cfg.profiles[0].keywords["mixture of experts|moe"] == 2.0
     assert cfg.email.smtp_url is None
