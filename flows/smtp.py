@@ -341,7 +341,11 @@ class SmtpSender:
 def _message_bytes(msg: Message | bytes) -> bytes:
     if isinstance(msg, Message):
         return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-    return _LINE_END.sub(b"\r\n", bytes(msg))
+    data = bytes(msg)
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf and data.count(b"\r") == crlf:
+        return data  # already CRLF throughout (wire_bytes): three counts beat a regex pass
+    return _LINE_END.sub(b"\r\n", data)
 
 
 def _is_permanent(code: int) -> bool:
