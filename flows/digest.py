@@ -90,11 +90,17 @@ def ingest_listing(config: Config, capture: pipeline.Capture, now: datetime) -> 
 
 
 @task(cache_policy=NO_CACHE)
-def rank_profile(config: Config, profile_name: str, now: datetime, warnings: list[str]) -> Any:
+def update_term_stats(config: Config) -> Any:
+    """Bring the store's IDF statistics up to date once per run (only new papers are read)."""
+    with Store(config.store_url) as store:
+        return pipeline.term_stats(store)
+
+
+@task(cache_policy=NO_CACHE)
+def rank_profile(config: Config, profile_name: str, now: datetime, warnings: list[str], stats: Any) -> Any:
     """One profile's ranking and digest: independent of the others, so it can run on any worker."""
     profile = next(p for p in config.profiles if p.name == profile_name)
     with Store(config.store_url) as store:
-        stats = pipeline.term_stats(store)
         return pipeline.build_profile_digest(store, profile, stats, now=now, day=pipeline.digest_day(config, now),
                                              warnings=warnings)
 
@@ -156,7 +162,8 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
                     captures.append(pipeline.Capture(source=s.name, captured=when, error=error))
     reports = [ingest_listing(config, c, when) for c in captures]
     warnings = [r.warning for r in reports if r.warning]
-    records: dict[str, Any] = {p.name: rank_profile(config, p.name, when, warnings) for p in config.profiles}
+    stats = update_term_stats(config)
+    records: dict[str, Any] = {p.name: rank_profile(config, p.name, when, warnings, stats) for p in config.profiles}
     render_digests(config)
     errors: list[str] = []
     emails: list[pipeline.EmailReport] = []
