@@ -24,6 +24,7 @@ import json
 import os
 import re
 import socket
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -164,6 +165,13 @@ blobs = sa.Table(
 )
 
 
+OPEN_ATTEMPTS = 6  # about 1.5 s of retries in all
+
+
+class _Locked(Exception):
+    """SQLite refused a lock without waiting while the store was being opened."""
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -275,7 +283,16 @@ class Store:
             raise
         except Exception as e:  # noqa: BLE001 - driver errors vary; the user gets one line
             raise StoreError(f"store {self._safe_url()}: cannot open: {e}") from None
-        self._ensure_schema(create)
+        # SQLite answers "database is locked" without waiting in a few cases (another process
+        # converting the file to WAL, or checkpointing it as it closes): opening is retried.
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._ensure_schema(create)
+                return
+            except _Locked:
+                if attempt == OPEN_ATTEMPTS - 1:
+                    raise StoreError(f"store {self._safe_url()}: database is locked") from None
+                time.sleep(0.05 * 2 ** attempt)
 
     # -- setup ------------------------------------------------------------------------
 
@@ -300,7 +317,10 @@ class Store:
                 dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA busy_timeout = 30000")
-                cur.execute("PRAGMA journal_mode = WAL")
+                # Switching to WAL needs an exclusive lock, once per database file; asking
+                # only when needed keeps a second process from contending for it.
+                if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    cur.execute("PRAGMA journal_mode = WAL")
                 cur.execute("PRAGMA synchronous = NORMAL")
                 # 64 MiB of page cache (SQLite's default is 2 MiB): a 10,000-paper transaction
                 # dirties tens of MiB of table and index pages, and a small cache spills them to
@@ -359,6 +379,10 @@ class Store:
                                  .values(value=str(SCHEMA_VERSION)))
         except StoreError:
             raise
+        except sa.exc.OperationalError as e:
+            if "locked" in str(e.orig):
+                raise _Locked() from None
+            raise StoreError(f"store {self._safe_url()}: {type(e).__name__}: {e.orig}") from None
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(f"store {self._safe_url()}: {type(e).__name__}: {e.orig if hasattr(e, 'orig') else e}") from None
 

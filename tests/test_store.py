@@ -175,3 +175,24 @@ def test_sqlite_runs_in_wal_mode(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_opening_retries_when_sqlite_refuses_a_lock_without_waiting(tmp_path: Path, monkeypatch) -> None:
+    import flows.store as fs
+
+    real = fs.Store._ensure_schema
+    calls = []
+
+    def flaky(self, create):
+        calls.append(1)
+        if len(calls) < 3:
+            raise fs._Locked()
+        return real(self, create)
+
+    monkeypatch.setattr(fs.Store, "_ensure_schema", flaky)
+    Store(f"sqlite:///{tmp_path / 'a.db'}").close()
+    assert len(calls) == 3
+    monkeypatch.setattr(fs.Store, "_ensure_schema", lambda self, create: (_ for _ in ()).throw(fs._Locked()))
+    monkeypatch.setattr(fs.time, "sleep", lambda s: None)
+    with pytest.raises(StoreError, match="database is locked"):
+        Store(f"sqlite:///{tmp_path / 'b.db'}")
