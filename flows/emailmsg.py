@@ -183,6 +183,39 @@ def wire_bytes(msg: EmailMessage) -> bytes:
     return buf.getvalue()
 
 
+_PLACEHOLDER_TO = "recipient@paperdigest.invalid"
+
+
+class DigestMail:
+    """One digest's email as bytes for any recipient, fast: the message is built and
+    serialized once, and only the To and Message-ID lines are made per recipient, folded by
+    the same policy calls the generator makes (so the bytes equal
+    ``wire_bytes(build_email(...))``; tests hold it to that)."""
+
+    def __init__(self, view: DigestView, *, email: EmailConfig, text: str, html: str) -> None:
+        self.view = view
+        self._domain = _domain(parseaddr(email.from_addr)[1].rpartition("@")[2])
+        proto = build_email(view, to=_PLACEHOLDER_TO, email=email, text=text, html=html)
+        self._policy = proto.policy.clone(linesep="\r\n")
+        data = wire_bytes(proto)
+        head_end = data.index(b"\r\n\r\n")
+        to_line = self._fold("To", _PLACEHOLDER_TO)
+        id_line = self._fold("Message-ID", message_id(view, _PLACEHOLDER_TO, self._domain))
+        i = data.index(to_line, 0, head_end)
+        j = data.index(id_line, i + len(to_line), head_end)
+        self._head, self._middle, self._tail = data[:i], data[i + len(to_line):j], data[j + len(id_line):]
+
+    def _fold(self, name: str, value: str) -> bytes:
+        stored_name, stored = self._policy.header_store_parse(name, value)
+        return self._policy.fold_binary(stored_name, stored)
+
+    def bytes_for(self, to: str) -> bytes:
+        """Raises :class:`PermanentDeliveryError` when ``to`` is not exactly one address."""
+        recipient = _one_recipient(to)
+        return b"".join((self._head, self._fold("To", recipient), self._middle,
+                         self._fold("Message-ID", message_id(self.view, recipient, self._domain)), self._tail))
+
+
 def _one_recipient(to: str) -> str:
     bad = PermanentDeliveryError(f'recipient "{one_line(to, 120)}": not a single valid email address')
     if not to or any(not ch.isprintable() for ch in to):

@@ -348,21 +348,23 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
     SMTP connection from the config, reused for the whole batch. Without ``smtp_url`` the
     exact bytes go to ``<output.dir>/outbox``.
     """
-    from .emailmsg import build_email, wire_bytes
+    from .emailmsg import DigestMail
     from .render import render_html, render_text
 
     claimed = store.claim_deliveries(owner, now)
     if not claimed:
         return []
     reports: list[EmailReport] = []
-    views: dict[int, tuple[Any, str, str]] = {}
+    views: dict[int, tuple[Any, DigestMail]] = {}
     smtp = config.email.smtp_url or open_sender is not None
     sender_addr = parseaddr(config.email.from_addr)[1]
 
-    def rendered(digest_id: int) -> tuple[Any, str, str]:
+    def rendered(digest_id: int) -> tuple[Any, DigestMail]:
+        """Render and serialize each digest once; per recipient only two header lines differ."""
         if digest_id not in views:
             view = store.digest_view(digest_id)
-            views[digest_id] = (view, render_text(view), render_html(view))
+            views[digest_id] = (view, DigestMail(view, email=config.email, text=render_text(view),
+                                                 html=render_html(view)))
         return views[digest_id]
 
     # A row leaves ``todo`` only once it is marked sent or failed. An unexpected error (a full
@@ -373,16 +375,16 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         try:
             while todo:
                 d = todo[0]
-                view, text, html = rendered(d.digest_id)
+                view, mail = rendered(d.digest_id)
                 try:
-                    msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+                    data = mail.bytes_for(d.recipient)
                 except DeliveryError as e:
                     store.mark_failed(d.id, owner, str(e), permanent=True)
                     todo.pop(0)
                     reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
                     continue
                 failpoint("before-send")
-                files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), wire_bytes(msg))
+                files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), data)
                 failpoint("after-send")  # a resend rewrites the same file: still one copy
                 store.mark_sent(d.id, owner, now, "outbox")
                 todo.pop(0)
@@ -406,11 +408,11 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         with open_sender() as sender:
             while pending:
                 d = pending[0]
-                view, text, html = rendered(d.digest_id)
+                view, mail = rendered(d.digest_id)
                 try:
-                    msg = build_email(view, to=d.recipient, email=config.email, text=text, html=html)
+                    data = mail.bytes_for(d.recipient)
                     failpoint("before-send")
-                    sender.send(wire_bytes(msg), sender=sender_addr, to=d.recipient)
+                    sender.send(data, sender=sender_addr, to=d.recipient)
                 except DeliveryError as e:
                     if getattr(e, "affects_all", False):
                         # The connection, TLS, login or our sender address failed: not this

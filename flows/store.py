@@ -388,7 +388,10 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.execution_options(immediate=True).begin() as conn:
+        writer = self.__dict__.get("_writer")
+        if writer is None:
+            writer = self._writer = self.engine.execution_options(immediate=True)
+        with writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -684,10 +687,10 @@ class Store:
         return claimed
 
     def mark_sent(self, delivery_id: int, owner: str, now: datetime, channel: str) -> None:
+        """One transaction per email, right after the server accepted it (a prepared statement:
+        this runs once per email sent)."""
         with self._write() as conn:
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.claimed_by == owner)
-                         .values(status="sent", sent_at=_utc(now), channel=channel, last_error=None,
-                                 attempts=deliveries.c.attempts + 1))
+            conn.execute(_MARK_SENT, {"m_id": delivery_id, "m_owner": owner, "m_at": _utc(now), "m_channel": channel})
 
     def mark_failed(self, delivery_id: int, owner: str, error: str, *, permanent: bool) -> str:
         """Record a failed attempt; returns the new status (pending again unless given up on)."""
@@ -713,6 +716,11 @@ class Store:
 
 
 # --------------------------------------------------------------------------- helpers
+
+_MARK_SENT = (deliveries.update()
+              .where(deliveries.c.id == sa.bindparam("m_id"), deliveries.c.claimed_by == sa.bindparam("m_owner"))
+              .values(status="sent", sent_at=sa.bindparam("m_at"), channel=sa.bindparam("m_channel"),
+                      last_error=None, attempts=deliveries.c.attempts + 1))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -171,3 +171,28 @@ def test_wire_bytes_equal_the_standard_serialisation_and_reuse_the_bodies() -> N
         assert wire_bytes(msg) == expected
         assert wire_bytes(msg) == expected  # the second time from the cache
         assert b"\r\n" in expected and b"\n" not in expected.replace(b"\r\n", b"")
+
+
+@pytest.mark.parametrize("to", [
+    "alice@example.org",
+    "Bob <bob@example.org>",
+    "Zoë Müller-Lüdenscheidt <zoe@example.org>",
+    '"Dr. Very Long Display Name, Department of Extremely Long Names and Folding" <long.name@sub.example.org>',
+])
+def test_digest_mail_bytes_equal_a_message_built_for_that_recipient(to: str) -> None:
+    from flows.emailmsg import DigestMail, wire_bytes
+
+    view = sample_view()
+    text, html = render_text(view), render_html(view)
+    mail = DigestMail(view, email=email_config(), text=text, html=html)
+    assert mail.bytes_for(to) == wire_bytes(build_email(view, to=to, email=email_config(), text=text, html=html))
+
+
+def test_digest_mail_refuses_what_build_email_refuses() -> None:
+    from flows.emailmsg import DigestMail
+
+    view = sample_view()
+    mail = DigestMail(view, email=email_config(), text=render_text(view), html=render_html(view))
+    for bad in ("a@example.org, b@example.org", "x@example.org\r\nBcc: evil@example.org", "not an address"):
+        with pytest.raises(PermanentDeliveryError):
+            mail.bytes_for(bad)

@@ -141,16 +141,16 @@ def test_unexpected_error_mid_batch_hands_the_claims_back(tmp_path: Path, monkey
     with SmtpTestServer() as srv:
         config = write_config(tmp_path, srv.url)
         listings = write_listings(tmp_path)
-        real_build = emailmsg.build_email
+        real_bytes_for = emailmsg.DigestMail.bytes_for
         calls: list[str] = []
 
-        def flaky_build(view, *, to, **kw):  # type: ignore[no-untyped-def]
+        def flaky_bytes_for(self, to):  # type: ignore[no-untyped-def]
             calls.append(to)
             if len(calls) == 2:
                 raise RuntimeError("renderer bug")
-            return real_build(view, to=to, **kw)
+            return real_bytes_for(self, to)
 
-        monkeypatch.setattr(emailmsg, "build_email", flaky_build)
+        monkeypatch.setattr(emailmsg.DigestMail, "bytes_for", flaky_bytes_for)
         with pytest.raises(RuntimeError, match="renderer bug"):
             run(config, listings)
         monkeypatch.undo()
