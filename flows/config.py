@@ -376,7 +376,7 @@ def _email(data: dict[str, Any] | None) -> EmailConfig:
         if parts.password:
             raise t.err("smtp_url", "must not hold a password: set PAPERDIGEST_SMTP_PASSWORD")
         try:
-            parts.port
+            _ = parts.port  # urlsplit raises ValueError for a bad port only when asked
         except ValueError:
             raise t.err("smtp_url", "has a bad port") from None
     starttls = t.flag("starttls", False)

@@ -39,7 +39,7 @@ from . import files
 from .config import Config, Profile, SourceConfig
 from .errors import (DeliveryError, FetchError, InputError, PaperdigestError, PermanentDeliveryError,
                      TransientFetchError, one_line)
-from .models import Listing, Paper
+from .models import Listing
 from .store import DigestRecord, Store, content_hash
 
 log = logging.getLogger("paperdigest")
@@ -572,6 +572,3 @@ def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now:
     caps.extend(read_path_captures(extra, max_bytes=config.max_input_bytes, now=now))
     return caps
 
-
-def paper_list(papers: Iterable[tuple[int, Paper]]) -> list[Paper]:
-    return [p for _, p in papers]
