@@ -45,30 +45,27 @@ class SmtpUrl(NamedTuple):
     user: str | None
 
 
-class SmtpTransientError(TransientDeliveryError):
+class _SmtpDetails:
+    """The SMTP details a caller needs to decide what next (mixed into both error classes)."""
+
+    def __init__(self, message: str, *, recipient: str = "", code: int | None = None,
+                 affects_all: bool = False) -> None:
+        super().__init__(message)  # type: ignore[call-arg]
+        self.recipient = recipient
+        self.code = code
+        self.affects_all = affects_all
+
+
+class SmtpTransientError(_SmtpDetails, TransientDeliveryError):
     """A Transient failure with the SMTP details a caller needs to decide what next.
 
     ``code`` is the server's reply code (None when there was no reply); ``affects_all`` is True
     when every other recipient would fail the same way (connection, TLS, login, sender refused).
     """
 
-    def __init__(self, message: str, *, recipient: str = "", code: int | None = None,
-                 affects_all: bool = False) -> None:
-        super().__init__(message)
-        self.recipient = recipient
-        self.code = code
-        self.affects_all = affects_all
 
-
-class SmtpPermanentError(PermanentDeliveryError):
+class SmtpPermanentError(_SmtpDetails, PermanentDeliveryError):
     """A Permanent failure; same attributes as :class:`SmtpTransientError`."""
-
-    def __init__(self, message: str, *, recipient: str = "", code: int | None = None,
-                 affects_all: bool = False) -> None:
-        super().__init__(message)
-        self.recipient = recipient
-        self.code = code
-        self.affects_all = affects_all
 
 
 SmtpError = SmtpTransientError | SmtpPermanentError
