@@ -10,7 +10,6 @@ start fast.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -80,11 +79,18 @@ def _now() -> datetime:
 
 
 def _emit(data: dict[str, Any]) -> None:
-    """Indented for a person at a terminal; compact when piped (it is also several times faster)."""
-    if sys.stdout.isatty():
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-    else:
-        click.echo(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    """Indented for a person at a terminal, compact when piped. orjson (a Prefect dependency
+    too) writes a large ``rank`` answer (25 MB for 2,000 profiles) several times faster."""
+    import orjson
+
+    raw = orjson.dumps(data, option=orjson.OPT_INDENT_2 if sys.stdout.isatty() else 0)
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream (some embedding): go through text
+        click.echo(raw.decode("utf-8"))
+        return
+    sys.stdout.flush()
+    buffer.write(raw + b"\n")
+    buffer.flush()
 
 
 def config_option(fn: F) -> F:
