@@ -26,7 +26,7 @@ import socket
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.utils import parseaddr
@@ -40,6 +40,7 @@ from .config import Config, Profile, SourceConfig
 from .errors import (DeliveryError, FetchError, InputError, PaperdigestError, PermanentDeliveryError,
                      TransientFetchError, one_line)
 from .models import Listing
+from .captures import Capture, parse_capture, read_path_captures
 from .store import DigestRecord, Store, content_hash
 
 log = logging.getLogger("paperdigest")
@@ -68,21 +69,6 @@ def failpoint(name: str) -> None:
 
 
 @dataclass
-class Capture:
-    """The raw bytes of one input, or why there are none."""
-
-    source: str  # what the report names: the file path or the source's name/URL
-    captured: datetime
-    data: bytes | None = None
-    content_type: str | None = None
-    format: str = "auto"
-    error: str | None = None
-    not_modified: bool = False
-    validators: tuple[str | None, str | None] | None = None  # (etag, last_modified) to save after ingest
-    state_key: str | None = None  # the source_state row to update
-
-
-@dataclass
 class InputReport:
     source: str
     papers: int = 0
@@ -96,38 +82,6 @@ class InputReport:
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "papers": self.papers, "new": self.new, "duplicate": self.duplicate,
                 "error": self.error, "warning": self.warning, "not_modified": self.not_modified}
-
-
-def read_path_captures(specs: Iterable[str | os.PathLike[str]], *, max_bytes: int, now: datetime,
-                       fmt: str = "auto") -> list[Capture]:
-    """Expand paths, folders and globs into captures; a missing or unreadable one is a failed capture.
-
-    A file's capture time is its modification time (never later than ``now``): a saved page's
-    year-less date ("Mar 11") then gets the year it was saved in, not the year it is ingested in.
-    """
-    caps: list[Capture] = []
-    for spec in specs:
-        try:
-            paths = files.expand_inputs(spec)
-        except InputError as e:
-            caps.append(Capture(source=os.fspath(spec), captured=now, error=str(e)))
-            continue
-        for path in paths:
-            try:
-                data = files.read_input(path, max_bytes)
-            except InputError as e:
-                caps.append(Capture(source=str(path), captured=now, error=str(e)))
-                continue
-            caps.append(Capture(source=str(path), captured=files.capture_time(path, now), data=data, format=fmt))
-    return caps
-
-
-def parse_capture(cap: Capture) -> Listing:
-    from .parse import parse_listing
-
-    assert cap.data is not None
-    return parse_listing(cap.data, name=cap.source, format=cap.format, content_type=cap.content_type,
-                         captured=cap.captured)
 
 
 def capture_warning(store: Store, source: str, listing: Listing) -> str | None:

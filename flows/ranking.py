@@ -34,7 +34,7 @@ from typing import Any
 from .config import Profile
 from .errors import ConfigError, StoreError
 from .models import Match, Paper, RankedItem
-from .textmatch import EXACT_PREFIX, analyse_keyword, surface_keys, surface_tokens
+from .textmatch import EXACT_PREFIX, analyse_keyword, surface_keys_many, surface_tokens
 
 K1 = 1.2  # how fast repetition saturates
 B = 0.75  # how much a long abstract is discounted
@@ -56,12 +56,13 @@ class TermStats:
         df = self.df
         keys_of: dict[bytes, tuple[str, str]] = {}
         for p in papers:
+            surfaces = set(surface_tokens(p.title)).union(surface_tokens(p.abstract))
+            new = [surface for surface in surfaces if surface not in keys_of]
+            if new:
+                keys_of.update(zip(new, surface_keys_many(new), strict=True))
             keys: set[str] = set()
-            for surface in set(surface_tokens(p.title)).union(surface_tokens(p.abstract)):
-                pair = keys_of.get(surface)
-                if pair is None:
-                    pair = keys_of[surface] = surface_keys(surface)
-                keys.update(pair)
+            for surface in surfaces:
+                keys.update(keys_of[surface])
             for k in keys:
                 df[k] = df.get(k, 0) + 1
             self.n_docs += 1
@@ -170,8 +171,8 @@ class _Scanner:
             self.second_of.setdefault(k2, []).append((k1, node))
         self.surfaces_of: dict[str, list[bytes]] = {}
 
-    def _learn(self, surface: bytes) -> None:
-        keys = self.keys_of[surface] = surface_keys(surface)
+    def _learn(self, surface: bytes, keys: tuple[str, str]) -> None:
+        self.keys_of[surface] = keys
         uni = self.terms.uni
         for k in keys:
             if k in uni:
@@ -200,9 +201,9 @@ class _Scanner:
         n_title = len(title)
         distinct = set(toks)
         if not distinct.issubset(self.known):
-            for surface in distinct - self.known:
-                if surface:
-                    self._learn(surface)
+            new = [surface for surface in distinct - self.known if surface]
+            for surface, keys in zip(new, surface_keys_many(new), strict=True):
+                self._learn(surface, keys)
             self.known |= distinct
         for surface in self.uni_set.intersection(distinct):
             in_title = title.count(surface)

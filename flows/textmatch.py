@@ -150,3 +150,9 @@ def surface_keys(surface: bytes) -> tuple[str, str]:
     tok = surface.decode()
     return stem_key(tok), exact_key(tok)
 
+
+def surface_keys_many(surfaces: list[bytes]) -> list[tuple[str, str]]:
+    """:func:`surface_keys` for many tokens with one call into the stemmer (much cheaper)."""
+    toks = [s.decode() for s in surfaces]
+    return [(st, exact_key(t)) for st, t in zip(stem_keys(toks), toks, strict=True)]
+

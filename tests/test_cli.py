@@ -102,3 +102,23 @@ def test_run_without_prefect_and_preview(runner, make_config, tmp_path: Path, mo
     (d,) = data["digests"]
     assert [i["title"] for i in d["items"]][:1] and [e["status"] for e in d["emails"]] == ["outbox", "outbox"]
     assert d["markdown"].endswith("2026-11-25.md")
+
+
+def test_rank_as_a_process_flushes_everything_and_keeps_its_exit_code(make_config, tmp_path: Path) -> None:
+    """The console script leaves ``rank`` through os._exit (see cli.rank): output must be whole."""
+    import subprocess
+    import sys
+
+    listing = tmp_path / "a.txt"
+    listing.write_text(LISTING_A)
+    exe = Path(sys.executable).parent / "paperdigest"
+    cfg = str(make_config())
+    ok = subprocess.run([str(exe), "rank", "--config", cfg, "--json", str(listing)], capture_output=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert len(json.loads(ok.stdout)["profiles"][0]["items"]) == 2
+    bad = tmp_path / "empty.txt"
+    bad.write_text("")
+    failed = subprocess.run([str(exe), "rank", "--config", cfg, "--json", str(listing), str(bad)],
+                            capture_output=True, timeout=120)
+    assert failed.returncode == 1 and str(bad).encode() in failed.stderr
+    assert len(json.loads(failed.stdout)["profiles"][0]["items"]) == 2
