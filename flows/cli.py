@@ -163,12 +163,13 @@ def _store_stats(config: Config, papers: list[Any]) -> Any:
         db = url[len("sqlite:///"):]
         if not db or not os.path.exists(db):
             return None
+    from .pipeline import TERM_STATS_BLOB
     from .ranking import TermStats
     from .store import Store
 
     try:
         with Store(url, create=False) as store:
-            saved = store.load_blob("term_stats")
+            saved = store.load_blob(TERM_STATS_BLOB)
     except PaperdigestError:
         return None
     if not saved:

@@ -50,11 +50,8 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(cache_policy=NO_CACHE)
 def read_listings(config: Config, extra: list[str], now: datetime) -> list[pipeline.Capture]:
-    caps: list[pipeline.Capture] = []
-    for s in config.sources:
-        if s.path is not None:
-            caps += pipeline.read_path_captures([s.path], max_bytes=config.max_input_bytes, now=now, fmt=s.format)
-    return caps + pipeline.read_path_captures(extra, max_bytes=config.max_input_bytes, now=now)
+    return pipeline.read_file_sources(config, now=now) + pipeline.read_path_captures(
+        extra, max_bytes=config.max_input_bytes, now=now)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_if_transient)

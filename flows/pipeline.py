@@ -39,7 +39,7 @@ from . import files
 from .config import Config, Profile, SourceConfig
 from .errors import (DeliveryError, FetchError, InputError, PaperdigestError, PermanentDeliveryError,
                      TransientFetchError, one_line)
-from .models import Listing
+from .models import Listing, Paper
 from .captures import Capture, parse_capture, read_path_captures
 from .store import DigestRecord, Store, content_hash
 
@@ -177,8 +177,11 @@ def fetch_capture(client: Any, source: SourceConfig, store: Store, *, max_bytes:
 # --------------------------------------------------------------------------- ranking
 
 
-def term_stats(store: Store) -> Any:
-    """IDF statistics over the whole store, brought up to date incrementally (new papers only)."""
+def term_stats(store: Store, *, save: bool = True) -> Any:
+    """IDF statistics over the whole store, brought up to date incrementally (new papers only).
+
+    ``save=False`` (previews) computes the same statistics without writing them back.
+    """
     from .ranking import TermStats
 
     saved = store.load_blob(TERM_STATS_BLOB)
@@ -186,7 +189,8 @@ def term_stats(store: Store) -> Any:
     fresh = store.papers_after(upto)
     if fresh:
         stats.add(p for _, p in fresh)
-        store.save_blob(TERM_STATS_BLOB, stats.to_json(), fresh[-1][0])
+        if save:
+            store.save_blob(TERM_STATS_BLOB, stats.to_json(), fresh[-1][0])
     return stats
 
 
@@ -194,31 +198,49 @@ def digest_day(config: Config, now: datetime) -> date:
     return now.astimezone(ZoneInfo(config.schedule.timezone)).date()
 
 
-def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
-                         warnings: Sequence[str] = ()) -> DigestRecord | None:
-    """Rank the papers this profile has not considered and record its digest (one transaction).
+@dataclass
+class Selection:
+    """What a profile's next digest holds: the papers it has not considered, ranked and cut."""
 
-    A new profile starts with the papers first seen in the last ``backfill_days``. Papers
-    ranked below ``min_score`` or beyond ``max_items`` are considered and not offered again.
-    Returns None when a concurrent run already took these papers.
+    cursor: int | None  # the profile's cursor as read (None: a new profile)
+    candidates: list[tuple[int, Paper]]  # (paper id, paper), oldest first
+    chosen: list[Any]  # RankedItem, after min_score and max_items
+    matched: int  # how many passed the filters before max_items
+    new_cursor: int
+
+
+def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime) -> Selection:
+    """Rank the papers this profile has not considered yet (read only: ``run`` and ``preview``).
+
+    A new profile starts with the papers first seen in the last ``backfill_days``.
     """
     from .ranking import rank, select
 
     cursor = store.profile_cursor(profile.name)
     start = cursor if cursor is not None else store.first_paper_seen_since(now - timedelta(days=profile.backfill_days))
     candidates = store.papers_after(start)
-    ids = {id(p): pid for pid, p in candidates}
     papers = [p for _, p in candidates]
     ranked = rank(papers, [profile], stats)[profile.name] if papers else []
-    chosen = select(ranked, profile)
-    matched = sum(1 for it in ranked if it.score >= profile.min_score)
-    new_cursor = candidates[-1][0] if candidates else start
+    return Selection(cursor=cursor, candidates=candidates, chosen=select(ranked, profile),
+                     matched=sum(1 for it in ranked if it.score >= profile.min_score),
+                     new_cursor=candidates[-1][0] if candidates else start)
+
+
+def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
+                         warnings: Sequence[str] = ()) -> DigestRecord | None:
+    """Record the profile's next digest and move its cursor, in one transaction.
+
+    Papers ranked below ``min_score`` or beyond ``max_items`` are considered and not offered
+    again. Returns None when a concurrent run already took these papers.
+    """
+    sel = select_for_profile(store, profile, stats, now=now)
+    ids = {id(p): pid for pid, p in sel.candidates}
     failpoint("before-digest")
     return store.create_digest(
-        profile=profile.name, profile_title=profile.title, expected_cursor=cursor, new_cursor=new_cursor,
-        day=day, now=now, new_papers=len(papers), matched=matched,
-        items=[(ids[id(it.paper)], it) for it in chosen],
-        recipients=profile.recipients if (chosen or profile.send_empty) else (),
+        profile=profile.name, profile_title=profile.title, expected_cursor=sel.cursor, new_cursor=sel.new_cursor,
+        day=day, now=now, new_papers=len(sel.candidates), matched=sel.matched,
+        items=[(ids[id(it.paper)], it) for it in sel.chosen],
+        recipients=profile.recipients if (sel.chosen or profile.send_empty) else (),
         warnings=warnings)
 
 
@@ -497,6 +519,15 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
         store.close()
 
 
+def read_file_sources(config: Config, *, now: datetime) -> list[Capture]:
+    """The captures of every configured file source (a file, folder or glob), each in its format."""
+    caps: list[Capture] = []
+    for s in config.sources:
+        if s.path is not None:
+            caps.extend(read_path_captures([s.path], max_bytes=config.max_input_bytes, now=now, fmt=s.format))
+    return caps
+
+
 def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now: datetime,
                      http_client: Any = None, sleep: Callable[[float], None] | None = None) -> list[Capture]:
     """Every configured source's capture (files, then URLs over one client), then ``extra``.
@@ -504,11 +535,8 @@ def collect_captures(config: Config, store: Store, extra: Sequence[str], *, now:
     A URL source that still fails after ``FETCH_ATTEMPTS`` tries becomes a failed capture;
     the other sources go on.
     """
-    caps: list[Capture] = []
+    caps = read_file_sources(config, now=now)
     url_sources = [s for s in config.sources if s.url]
-    for s in config.sources:
-        if s.path is not None:
-            caps.extend(read_path_captures([s.path], max_bytes=config.max_input_bytes, now=now, fmt=s.format))
     if url_sources:
         from .fetch import make_client
 

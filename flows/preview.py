@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from .config import Config, Profile
 from .models import DigestView, FeedEntry
-from .pipeline import digest_day
+from .pipeline import digest_day, select_for_profile, term_stats
 from .store import Store
 
 
 def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) -> str:
     """Rank what the profile has not seen yet, exactly as the next run would, and render it."""
-    from .ranking import TermStats, rank, select
     from .render import render_html, render_markdown, render_text
 
     with Store(config.store_url) as store:
-        cursor = store.profile_cursor(profile.name)
-        start = cursor if cursor is not None else store.first_paper_seen_since(
-            now - timedelta(days=profile.backfill_days))
-        candidates = [p for _, p in store.papers_after(start)]
-        saved = store.load_blob("term_stats")
-        stats = TermStats.from_json(saved[0]) if saved else TermStats()
-        stats.add(p for _, p in store.papers_after(saved[1] if saved else 0))
-    ranked = rank(candidates, [profile], stats)[profile.name] if candidates else []
-    chosen = select(ranked, profile)
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now)
+    chosen = sel.chosen
     day = digest_day(config, now)
     view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,
-                      profile_title=profile.title, date=day, created=now, new_papers=len(candidates),
-                      matched=sum(1 for it in ranked if it.score >= profile.min_score), items=tuple(chosen))
+                      profile_title=profile.title, date=day, created=now, new_papers=len(sel.candidates),
+                      matched=sel.matched, items=tuple(chosen))
     if fmt == "md":
         return render_markdown(view)
     if fmt == "text":
