@@ -175,6 +175,8 @@ def _store_stats(config: Config, papers: list[Any]) -> Any:
     if not saved:
         return None
     stats = TermStats.from_json(saved[0])
+    if not stats.current:  # from an older text analysis; the next run rebuilds them
+        return None
     stats.add(papers)
     return stats
 

@@ -178,7 +178,8 @@ def fetch_capture(client: Any, source: SourceConfig, store: Store, *, max_bytes:
 
 
 def term_stats(store: Store, *, save: bool = True) -> Any:
-    """IDF statistics over the whole store, brought up to date incrementally (new papers only).
+    """IDF statistics over the whole store, brought up to date incrementally (new papers only;
+    all of them again when the stored statistics come from an older text analysis).
 
     ``save=False`` (previews) computes the same statistics without writing them back.
     """
@@ -186,6 +187,8 @@ def term_stats(store: Store, *, save: bool = True) -> Any:
 
     saved = store.load_blob(TERM_STATS_BLOB)
     stats, upto = (TermStats.from_json(saved[0]), saved[1]) if saved else (TermStats(), 0)
+    if not stats.current:  # made by an older text analysis: count every paper again
+        stats, upto = TermStats(), 0
     fresh = store.papers_after(upto)
     if fresh:
         stats.add(p for _, p in fresh)

@@ -3,14 +3,16 @@
 Scoring (the README's "Ranking" section says the same for readers): for a keyword alternative ``t`` (a word
 or a phrase) and a paper,
 
-    field(t) = TITLE_WEIGHT * sat(tf_title, 1) + sat(tf_abstract, norm)
-    sat(tf, n) = tf * (K1 + 1) / (tf + K1 * n),   norm = 1 - B + B * abstract_len / avg_abstract_len
+    field(t) = TITLE_WEIGHT * sat(tf_title, norm_title) + sat(tf_abstract, norm_abstract)
+    sat(tf, n) = tf * (K1 + 1) / (tf + K1 * n),   norm_f = 1 - B + B * len_f / avg_len_f
     idf(t)   = ln(1 + (N' - df' + 0.5) / (df' + 0.5)),   N' = N + PRIOR_DOCS,  df' = df + 1
     contribution = weight * idf(t) * field(t)
 
 A keyword's contribution is that of its best alternative; a paper's score is the sum over the
 profile's keywords. Since ``sat`` never exceeds ``K1 + 1`` (2.2) and one title mention gives
-``TITLE_WEIGHT`` (3), a title mention outweighs any number of abstract mentions of the same term.
+``TITLE_WEIGHT`` (3) in a title of average length, a title mention outweighs any number of
+abstract mentions of the same term. Both fields are normalised by length (BM25F): a term in a
+short title is more what the paper is about than the same term in a long one.
 The prior (as if the store also held PRIOR_DOCS papers, one of them matching) keeps IDF sane on
 a small store and fades as the store grows.
 
@@ -34,11 +36,11 @@ from typing import Any
 from .config import Profile
 from .errors import ConfigError, StoreError
 from .models import Match, Paper, RankedItem
-from .textmatch import EXACT_PREFIX, analyse_keyword, surface_keys_many, surface_tokens
+from .textmatch import ANALYSIS, EXACT_PREFIX, analyse_keyword, surface_keys_many, surface_tokens
 
 K1 = 1.2  # how fast repetition saturates
-B = 0.75  # how much a long abstract is discounted
-TITLE_WEIGHT = 3.0  # one title mention, against at most K1 + 1 for the abstract
+B = 0.75  # how much a long title or abstract is discounted
+TITLE_WEIGHT = 3.0  # one mention in an average title, against at most K1 + 1 for the abstract
 PRIOR_DOCS = 20  # pseudo-papers (one matching) blended into IDF: the small-store fallback
 
 
@@ -48,9 +50,15 @@ class TermStats:
     The store keeps one and calls :meth:`add` with each paper once, when it first sees it.
     """
 
-    def __init__(self, n_docs: int = 0, df: dict[str, int] | None = None) -> None:
+    def __init__(self, n_docs: int = 0, df: dict[str, int] | None = None, analysis: int = ANALYSIS) -> None:
         self.n_docs = n_docs
         self.df: dict[str, int] = dict(df or {})
+        self.analysis = analysis  # the text analysis the keys come from (textmatch.ANALYSIS)
+
+    @property
+    def current(self) -> bool:
+        """False when the keys were made by an older text analysis: rebuild from the papers."""
+        return self.analysis == ANALYSIS
 
     def add(self, papers: Iterable[Paper]) -> None:
         df = self.df
@@ -68,21 +76,22 @@ class TermStats:
             self.n_docs += 1
 
     def to_json(self) -> str:
-        return json.dumps({"version": 1, "n_docs": self.n_docs, "df": self.df},
+        return json.dumps({"version": 1, "analysis": self.analysis, "n_docs": self.n_docs, "df": self.df},
                           separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, s: str) -> TermStats:
         try:
             data = json.loads(s)
-            n_docs, df = data["n_docs"], data["df"]
+            n_docs, df, analysis = data["n_docs"], data["df"], data.get("analysis", 1)
             ok = (data.get("version") == 1 and isinstance(n_docs, int) and n_docs >= 0
+                  and isinstance(analysis, int)
                   and isinstance(df, dict) and all(isinstance(v, int) for v in df.values()))
         except (ValueError, TypeError, KeyError, AttributeError):
             ok = False
         if not ok:
             raise StoreError("term statistics: stored value is not valid term-stats JSON")
-        return cls(n_docs, df)
+        return cls(n_docs, df, analysis)
 
 
 # --------------------------------------------------------------------------- terms
@@ -245,17 +254,27 @@ class _Scanner:
                     self._walk(child, toks, i + 1, field_ix, counts)
 
 
-def _index(papers: Sequence[Paper], terms: _Terms) -> tuple[list[list[tuple[int, int, int]]], list[int]]:
-    """Postings per term id: (paper index, title tf, abstract tf); and abstract lengths."""
+def _index(papers: Sequence[Paper], terms: _Terms
+           ) -> tuple[list[list[tuple[int, int, int]]], list[int], list[int]]:
+    """Postings per term id: (paper index, title tf, abstract tf); title and abstract lengths."""
     postings: list[list[tuple[int, int, int]]] = [[] for _ in terms.keys]
+    title_lengths: list[int] = []
     lengths: list[int] = []
     scanner = _Scanner(terms)
     for d, p in enumerate(papers):
+        title = surface_tokens(p.title)
         abstract = surface_tokens(p.abstract)
+        title_lengths.append(len(title))
         lengths.append(len(abstract))
-        for tid, (a, b) in scanner.scan(surface_tokens(p.title), abstract).items():
+        for tid, (a, b) in scanner.scan(title, abstract).items():
             postings[tid].append((d, a, b))
-    return postings, lengths
+    return postings, title_lengths, lengths
+
+
+def _norms(lengths: list[int]) -> list[float]:
+    """BM25's length normalisation of one field: 1 for a field of average length."""
+    avg = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
+    return [1.0 - B + B * n / avg for n in lengths]
 
 
 # --------------------------------------------------------------------------- scoring
@@ -320,10 +339,9 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile],
                 rarest = min(keys, key=lambda k: stats.df.get(k, 0))
                 anchors[tid] = terms.add((rarest,))
 
-    postings, lengths = _index(papers, terms)
+    postings, title_lengths, lengths = _index(papers, terms)
     n_docs = len(papers) if stats is None else max(stats.n_docs, len(papers))
-    avg = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
-    norms = [1.0 - B + B * n / avg for n in lengths]
+    title_norms, norms = _norms(title_lengths), _norms(lengths)
     k1p = K1 + 1
 
     scored: dict[int, list[tuple[int, float, str]]] = {}  # term id -> (paper, idf * field, where)
@@ -333,7 +351,7 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile],
         if got is None:
             idf = _idf(n_docs, _doc_freq(tid, terms, postings, stats, anchors))
             got = scored[tid] = [
-                (d, idf * (TITLE_WEIGHT * a * k1p / (a + K1) + b * k1p / (b + K1 * norms[d])),
+                (d, idf * (TITLE_WEIGHT * a * k1p / (a + K1 * title_norms[d]) + b * k1p / (b + K1 * norms[d])),
                  _WHERE[(a > 0) + (a > 0 < b)])
                 for d, a, b in postings[tid]]
         return got

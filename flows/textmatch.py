@@ -7,8 +7,9 @@ a comparison of analysis units ("keys"):
 - tokens: runs of letters and digits. Hyphens, spaces and punctuation all separate tokens
   ("KV-cache" = "kv cache", "GPT-4" = "GPT 4"); "GPT4" stays one token.
 - keys: every text token has two keys. Its *stem* (Snowball English, i.e. Porter2, after
-  folding British "-is-" spellings to "-iz-") conflates inflections: "quantized",
-  "quantizing", "quantization" -> ``quantiz``. Its *exact* key is the folded surface with a
+  folding British "-is-" spellings to "-iz-", and keeping an "-iz-" that Porter2 would strip)
+  conflates inflections: "quantized", "quantizing", "quantization" -> ``quantiz``, while
+  "tokenizer" (``tokeniz``) stays apart from "token". Its *exact* key is the folded surface with a
   plural "s" dropped ("MoEs" -> ``=moe``). A keyword token uses its exact key when it looks like
   an acronym or is too short to stem safely (see :func:`is_exact`), else its stem key.
 """
@@ -35,6 +36,9 @@ _BYTE_TABLE = bytes((c | 0x20) if 65 <= c <= 90 else c if (97 <= c <= 122 or 48 
 _BRITISH_RE = re.compile(r"^(\w{3,}?)is(e|es|ed|ing|ation|ations|er|ers)$")
 _VOWELS = frozenset("aeiouy")
 EXACT_PREFIX = "="
+# The version of the analysis below. Stored term statistics hold keys it made; raise it when a
+# change gives some word a different key, and stored statistics are rebuilt.
+ANALYSIS = 2  # 2: "-iz-" kept in stems
 
 _local = threading.local()
 
@@ -98,8 +102,22 @@ def _pre_stem(token: str) -> str:
 
 
 def stem_keys(toks: list[str]) -> list[str]:
-    """Stem keys of folded tokens (one call into the stemmer for the whole batch)."""
-    words: list[str] = _stemmer().stemWords([_pre_stem(t) for t in toks])
+    """Stem keys of folded tokens (one call into the stemmer for the whole batch).
+
+    Porter2 strips "-ize" and "-ization" down to the base word, so "tokenizer" and
+    "tokenization" would match every "token", "generalization" every "general" and
+    "normalization" every "normal". A stem that lost an "-iz-" keeps it: the "-ize" family
+    still conflates ("tokenize", "tokenizer", "tokenization", "tokenized" -> ``tokeniz``), but
+    not with its base ("token" -> ``token``). Stems that already end in "iz" ("quantiz")
+    are unchanged.
+    """
+    pre = [_pre_stem(t) for t in toks]
+    words: list[str] = _stemmer().stemWords(pre)
+    for i, (word, stem) in enumerate(zip(pre, words, strict=True)):
+        if "iz" in word:
+            at = word.find("iz", max(len(stem) - 2, 1))
+            if at >= 0:
+                words[i] = word[:at + 2]
     return words
 
 

@@ -181,3 +181,22 @@ def test_year_of_a_page_date_comes_from_the_file_capture_time(make_config, listi
     os.utime(listings[0], (future, future))  # a clock-skewed file is never "captured" after now
     (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
     assert cap.captured == NOW
+
+
+def test_term_stats_from_an_older_text_analysis_are_rebuilt(make_config, listings: list[Path]) -> None:
+    from flows.pipeline import TERM_STATS_BLOB, term_stats
+    from flows.ranking import TermStats
+    from flows.textmatch import stem_key
+
+    cfg = load_config(make_config())
+    ingest_paths(make_config(), listings)
+    with Store(cfg.store_url) as store:
+        first = term_stats(store)  # counts the 4 papers and saves
+        assert first.n_docs == 4 and first.current
+        # As a release before the analysis had a version would have saved them: wrong keys, no version.
+        store.save_blob(TERM_STATS_BLOB, '{"version": 1, "n_docs": 4, "df": {"token": 4}}', 4)
+        again = term_stats(store)
+        assert again.current and again.n_docs == 4 and again.df == first.df
+        assert again.df[stem_key("quantized")] == 1
+        saved = TermStats.from_json(store.load_blob(TERM_STATS_BLOB)[0])
+        assert saved.current and saved.df == first.df

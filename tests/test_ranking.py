@@ -69,6 +69,24 @@ def test_stemmer_conflates_inflections(a: str, b: str) -> None:
     assert stem_key(a) == stem_key(b)
 
 
+@pytest.mark.parametrize("a, b", [
+    ("tokenizer", "tokenization"), ("tokenize", "tokenized"), ("tokenisation", "tokenizers"),
+    ("generalization", "generalize"), ("optimizer", "optimization"),
+])
+def test_the_ize_family_conflates_within_itself(a: str, b: str) -> None:
+    assert stem_key(a) == stem_key(b)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("tokenizer", "token"), ("tokenization", "tokens"), ("generalization", "general"),
+    ("normalization", "normal"), ("optimization", "optimal"), ("visualization", "visual"),
+])
+def test_the_ize_family_stays_apart_from_its_base_word(a: str, b: str) -> None:
+    # Porter2 alone gives both the base word's stem: "tokenizer" would match every "token".
+    assert stem_key(a) != stem_key(b)
+    assert _ranked([Paper(f"On {b}", "Short."), *_filler(5)], {a: 1}) == []
+
+
 @pytest.mark.parametrize("a, b", [("more", "moe"), ("ragged", "rag"), ("acting", "act")])
 def test_acronym_keys_stay_exact(a: str, b: str) -> None:
     keyword = analyse_keyword(b.upper())[0].keys
@@ -199,6 +217,20 @@ def test_repetition_saturates_so_abstract_spam_loses_to_a_title() -> None:
     assert TITLE_WEIGHT > K1 + 1
 
 
+def test_a_short_title_naming_the_topic_beats_a_long_title_mentioning_it() -> None:
+    body = " ".join(FILLER_WORDS)
+    short = Paper("Speech Language Models", f"We study models. {body}")
+    long_ = Paper("A Study of Data Mixtures, Learning Rates and Batch Sizes for Pre-Training, "
+                  "with a Note on Speech", f"We study models. {body}")
+    items = _ranked([long_, short, *_filler(20)], {"speech": 1})
+    assert _titles(items) == [short.title, long_.title]
+    # On a title of average length a title mention is still worth more than any abstract.
+    average = Paper("Filler study number 99 on speech", f"We study models. {body}")
+    spam = Paper("Notes", " ".join(["speech"] * 40))
+    items = _ranked([average, spam, *_filler(20)], {"speech": 1})
+    assert _titles(items) == [average.title, spam.title]
+
+
 def test_rare_keyword_beats_common_keyword_at_equal_weight() -> None:
     common = [Paper(f"Benchmark {i}", "We evaluate language models on a benchmark.") for i in range(12)]
     rare = Paper("Benchmark zero", "We evaluate tokenizers on a corpus.")
@@ -256,10 +288,14 @@ def test_term_stats_roundtrip_and_bad_json() -> None:
     assert again.n_docs == 2 and again.df == stats.df
     assert stats.df[stem_key("quantized")] == 1 and stats.df[exact_key("moe")] == 1
     assert stats.df[stem_key("agents")] == 1  # a paper counts once, however often it says it
+    assert again.current
     for bad in ("", "[]", '{"version": 1}', '{"version": 2, "n_docs": 0, "df": {}}',
-                '{"version": 1, "n_docs": 1, "df": {"a": "x"}}'):
+                '{"version": 1, "n_docs": 1, "df": {"a": "x"}}',
+                '{"version": 1, "analysis": "2", "n_docs": 1, "df": {}}'):
         with pytest.raises(StoreError):
             TermStats.from_json(bad)
+    # Statistics saved before the analysis had a version are from analysis 1: outdated.
+    assert not TermStats.from_json('{"version": 1, "n_docs": 1, "df": {"token": 1}}').current
 
 
 def test_small_store_idf_is_sane() -> None:
@@ -310,7 +346,8 @@ def test_scanner_counts_agree_with_a_naive_reference(docs: list[tuple[list[str],
     prof = _profile({"x": 1})
     for kw in keywords:
         _keyword(prof, " ".join(kw), terms)
-    postings, lengths = _index(papers, terms)
+    postings, title_lengths, lengths = _index(papers, terms)
+    assert title_lengths == [len(tokens(p.title)) for p in papers]
     assert lengths == [len(tokens(p.abstract)) for p in papers]
     for tid, keys in enumerate(terms.keys):
         got = {d: (a, b) for d, a, b in postings[tid]}
