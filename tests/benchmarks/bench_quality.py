@@ -17,22 +17,26 @@ keyword's weight (alternatives summed). "ceiling" is the nDCG of a perfect order
 papers our ranker lists: what no ranker that keeps the issue's matching rules (a phrase is its
 words adjacent and in order; a paper matching no keyword is never listed) can beat.
 
-Run: ``.venv/bin/python -m tests.benchmarks.bench_quality`` (or the file as a script).
+Run: ``.venv/bin/python -m tests.benchmarks.bench_quality`` (or the file as a script); add
+``--variants`` to also rank under standard alternatives to the shipped parameters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from flows import ranking  # noqa: E402
 from flows.config import Profile, parse_config  # noqa: E402
 from flows.models import Paper, fold_title  # noqa: E402
 from flows.parse import parse_listing  # noqa: E402
@@ -88,8 +92,8 @@ def naive_order(papers: list[Paper], profile: Profile) -> list[Paper]:
     return [p for _, _, p in scored]
 
 
-def evaluate(papers: list[Paper], name: str) -> list[float] | None:
-    """Print one judged set's table; return the per-profile nDCG of ours, or None if unusable."""
+def evaluate(papers: list[Paper], name: str) -> list[tuple[float, float, float]] | None:
+    """Print one judged set's table; return (ours, baseline, ceiling) per profile, or None."""
     profiles, grades = load_judged(name)
     missing = [p.title for p in papers if paper_hash(p) not in grades]
     if missing:
@@ -98,29 +102,81 @@ def evaluate(papers: list[Paper], name: str) -> list[float] | None:
     ours = rank(papers, profiles)
     print(f"\n{name} set: {len(profiles)} profiles; nDCG@{K}")
     print(f"{'profile':<22}{'ours':>8}{'baseline':>10}{'ceiling':>9}{'relevant (2/1)':>16}")
-    mine: list[float] = []
-    base: list[float] = []
+    rows: list[tuple[float, float, float]] = []
     for prof in profiles:
         g = {h: v[prof.name] for h, v in grades.items()}
         listed = [paper_hash(it.paper) for it in ours[prof.name]]
         row = (ndcg(listed, g), ndcg([paper_hash(p) for p in naive_order(papers, prof)], g),
                ndcg(sorted(listed, key=lambda h: -g[h]), g))
-        mine.append(row[0])
-        base.append(row[1])
+        rows.append(row)
         rel = f"{sum(v == 2 for v in g.values())}/{sum(v == 1 for v in g.values())}"
         print(f"{prof.name:<22}{row[0]:>8.3f}{row[1]:>10.3f}{row[2]:>9.3f}{rel:>16}")
-    print(f"{'mean':<22}{sum(mine) / len(mine):>8.3f}{sum(base) / len(base):>10.3f}")
-    return mine
+    print(f"{'mean':<22}{_mean(rows, 0):>8.3f}{_mean(rows, 1):>10.3f}{_mean(rows, 2):>9.3f}")
+    return rows
 
 
-def main() -> int:
+def _mean(rows: list[tuple[float, float, float]], i: int) -> float:
+    return sum(r[i] for r in rows) / len(rows)
+
+
+def _sqrt_idf(n_docs: int, df: float) -> float:
+    return math.sqrt(_BM25_IDF(n_docs, df))
+
+
+_BM25_IDF = ranking._idf
+# Standard alternatives to the shipped parameters, to show how much (or little) they matter.
+VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("as shipped: k1 1.2, b 0.75, title 3", {}),
+    ("k1 2.0", {"K1": 2.0}),
+    ("k1 100 (repetition barely saturates)", {"K1": 100.0}),
+    ("title weight 2", {"TITLE_WEIGHT": 2.0}),
+    ("title weight 1 (fields equal)", {"TITLE_WEIGHT": 1.0}),
+    ("b 0 (no length normalisation)", {"B": 0.0}),
+    ("square root of IDF", {"_idf": _sqrt_idf}),
+    ("no IDF", {"_idf": lambda n, df: 1.0}),
+)
+
+
+@contextlib.contextmanager
+def patched(changes: dict[str, object]) -> Iterator[None]:
+    saved = {k: getattr(ranking, k) for k in changes}
+    try:
+        for k, v in changes.items():
+            setattr(ranking, k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(ranking, k, v)
+
+
+def variants(papers: list[Paper]) -> None:
+    """nDCG@K of every profile of every set under each variant (one line per variant)."""
+    judged = [load_judged(name) for name in SETS]
+    names = [p.name for profiles, _ in judged for p in profiles]
+    print(f"\nvariants; nDCG@{K} per profile ({', '.join(names)}), then the mean of all")
+    for label, changes in VARIANTS:
+        with patched(changes):
+            row = []
+            for profiles, grades in judged:
+                ours = rank(papers, profiles)
+                for prof in profiles:
+                    g = {h: v[prof.name] for h, v in grades.items()}
+                    row.append(ndcg([paper_hash(it.paper) for it in ours[prof.name]], g))
+        print(f"{label:<40}{''.join(f'{x:>7.3f}' for x in row)}   mean {sum(row) / len(row):.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     papers = load_papers()
     print(f"{len(papers)} judged papers (all papers of ../shared/snapshots)")
     results = [evaluate(papers, name) for name in SETS]
     if any(r is None for r in results):
         return 1
-    every = [x for r in results if r for x in r]
-    print(f"\nall {len(every)} profiles: mean nDCG@{K} {sum(every) / len(every):.3f}")
+    every = [row for r in results if r for row in r]
+    print(f"\nall {len(every)} profiles, mean nDCG@{K}: ours {_mean(every, 0):.3f}, "
+          f"baseline {_mean(every, 1):.3f}, ceiling {_mean(every, 2):.3f}")
+    if "--variants" in argv:
+        variants(papers)
     return 0
 
 
