@@ -63,6 +63,27 @@ def test_rank_json_is_ordered_with_reasons_and_writes_nothing(runner, make_confi
     assert unknown.exit_code == 2 and 'no profile named "nope"' in unknown.stderr
 
 
+def test_rank_ignores_store_statistics_from_an_older_text_analysis(runner, make_config, tmp_path: Path) -> None:
+    from flows.config import load_config
+    from flows.parse import parse_listing
+    from flows.pipeline import TERM_STATS_BLOB
+    from flows.ranking import rank
+    from flows.store import Store
+
+    listing = tmp_path / "a.txt"
+    listing.write_text(LISTING_A)
+    cfg = make_config()
+    assert invoke(runner, "ingest", "--config", str(cfg), str(listing)).exit_code == 0
+    with Store(load_config(cfg).store_url) as store:  # as an older release saved them: no analysis version
+        store.save_blob(TERM_STATS_BLOB, '{"version": 1, "n_docs": 100000, "df": {"quantiz": 5}}', 3)
+    result = invoke(runner, "rank", "--config", str(cfg), "--json", str(listing))
+    assert result.exit_code == 0, result.output
+    got = [(i["title"], i["score"]) for i in json.loads(result.stdout)["profiles"][0]["items"]]
+    papers = parse_listing(listing.read_bytes(), name="a.txt").papers
+    want = [(it.paper.title, round(it.score, 4)) for it in rank(papers, load_config(cfg).profiles)["inference"]]
+    assert got == want  # IDF over the listing itself, not over the stale counts
+
+
 def test_config_error_exits_2_with_one_line(runner, make_config) -> None:
     cfg = make_config('[[profile]]\nname = "x"\nkeywrds = { "a" = 1 }\n')
     result = invoke(runner, "run", "--config", str(cfg))
