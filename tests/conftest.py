@@ -3,7 +3,9 @@ temporary PREFECT_HOME."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import textwrap
 from collections.abc import Callable
@@ -20,9 +22,11 @@ SNAPSHOT_FILES = [SNAPSHOTS / n for n in ("000_834d25bcd37ab0d8.txt", "001_42b01
 FEEDS = SHARED / "feeds" / "hf-papers"
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)
 
-# Keep Prefect out of the developer's home, quiet and patient, for every test process.
+# Keep Prefect out of the developer's home and out of the project's var/prefect (which `make`
+# exports for `make run`), quiet and patient, for every test process and its subprocesses.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="paperdigest-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.pop("PAPERDIGEST_CONFIG", None)
