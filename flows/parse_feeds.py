@@ -404,14 +404,24 @@ def _split_people(values: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _rss_paper(item: Element) -> Paper | str:
-    title = _first_text(item, "title")
+def _title_and_abstract(el: Element, *abstract_tags: str) -> tuple[str, str, str | None] | str:
+    """An item's (title, abstract, AI summary) from its title and first abstract-like child,
+    or why it has none (the start of a one-line error, as the item parsers return)."""
+    title = _first_text(el, "title")
     if title is None:
         return " has no title"
-    description = _first_text(item, "description", "encoded", "summary", raw=True)
-    if not description:
+    text = _first_text(el, *abstract_tags, raw=True)
+    if not text:
         return f" '{clip(title)}' has no abstract"
-    abstract, ai_summary = split_ai_summary(_clean_abstract(description))
+    abstract, ai_summary = split_ai_summary(_clean_abstract(text))
+    return title, abstract, ai_summary
+
+
+def _rss_paper(item: Element) -> Paper | str:
+    got = _title_and_abstract(item, "description", "encoded", "summary")
+    if isinstance(got, str):
+        return got
+    title, abstract, ai_summary = got
     link = _first_text(item, "link")
     guid = _first_text(item, "guid")
     if link is None:
@@ -430,13 +440,10 @@ def _rss_paper(item: Element) -> Paper | str:
 
 
 def _atom_paper(entry: Element) -> Paper | str:
-    title = _first_text(entry, "title")
-    if title is None:
-        return " has no title"
-    summary = _first_text(entry, "summary", "content", raw=True)
-    if not summary:
-        return f" '{clip(title)}' has no abstract"
-    abstract, ai_summary = split_ai_summary(_clean_abstract(summary))
+    got = _title_and_abstract(entry, "summary", "content")
+    if isinstance(got, str):
+        return got
+    title, abstract, ai_summary = got
     link = None
     for el in _children(entry, "link"):
         if (el.get("rel") or "alternate") == "alternate" and _str(el.get("href")):

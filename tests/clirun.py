@@ -32,9 +32,11 @@ import feedparser
 from flows import files
 from flows.config import load_config
 from flows.emailmsg import message_id
+from flows.pipeline import ingest_capture, read_path_captures
 from flows.render import render_markdown
 from flows.store import Store
 
+from .conftest import NOW
 from .test_pipeline import LISTING_A
 
 # A second day's listing: one new paper and one seen the day before. (Plain layout: the glued
@@ -146,6 +148,29 @@ def paperdigest(cwd: Path, args: Sequence[str], *, timeout: float = 60, **env: s
 def start(cwd: Path, args: Sequence[str], **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen([str(PAPERDIGEST), *args], cwd=cwd, env=cli_env(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+
+
+def run_together(cwd: Path, args: Sequence[str], *, n: int = 2, timeout: float = 60) -> list[tuple[int, str, str]]:
+    """Start ``n`` console scripts at once and wait for all: (exit code, stdout, stderr) each.
+    Whatever is still running when one times out is killed, so no process outlives the test."""
+    procs = [start(cwd, args) for _ in range(n)]
+    try:
+        outputs = [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
+
+
+def ingest_first_listing(config: Path, listings: Sequence[Path]) -> int:
+    """Ingest the first of ``listings`` into the config's store, as an earlier run would have;
+    returns how many papers were new."""
+    cfg = load_config(config)
+    with Store(cfg.store_url) as store:
+        (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
+        return ingest_capture(store, cap, output_dir=cfg.output_dir, now=NOW).new
 
 
 # --------------------------------------------------------------------------- checking a store

@@ -18,10 +18,9 @@ import pytest
 
 from flows import pipeline
 from flows.config import load_config
-from flows.pipeline import ingest_capture, read_path_captures, run_digest
-from flows.store import Store
+from flows.pipeline import run_digest
 
-from .clirun import FAILPOINTS, check_outcome, run_args, start, write_config, write_listings
+from .clirun import (FAILPOINTS, check_outcome, ingest_first_listing, run_args, run_together, write_config, write_listings)
 from .conftest import NOW
 from .smtp_server import SmtpTestServer
 
@@ -35,20 +34,8 @@ def test_two_runs_at_once_send_each_email_once(round_: int, tmp_path: Path) -> N
         config = write_config(tmp_path, srv.url)
         listings = write_listings(tmp_path)
         if round_ == 1:  # the store exists and already holds the first listing's papers
-            cfg = load_config(config)
-            with Store(cfg.store_url) as store:
-                (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
-                assert ingest_capture(store, cap, output_dir=cfg.output_dir, now=NOW).new == 3
-        args = run_args(config, listings)
-        procs = [start(tmp_path, args) for _ in range(2)]
-        try:
-            outputs = [p.communicate(timeout=60) for p in procs]
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-        for rc, (out, err) in zip([p.returncode for p in procs], outputs):
+            assert ingest_first_listing(config, listings) == 3
+        for rc, out, err in run_together(tmp_path, run_args(config, listings), timeout=60):
             assert rc == 0, err
             assert "Traceback" not in err and json.loads(out)["failed"] is False
         outcome = check_outcome(tmp_path, config, received=srv.received)

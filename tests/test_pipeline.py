@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 from email import policy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -116,10 +117,11 @@ def run(config_path: Path, *snapshots: Path, now=NOW, **kw):
     return run_digest(load_config(config_path), extra_snapshots=[str(s) for s in snapshots], now=now, **kw)
 
 
-def test_run_writes_digest_outbox_and_feeds_then_sends_nothing_twice(make_config, listings, tmp_path) -> None:
-    cfg = make_config()
-    report = run(cfg, *listings)
-    data = report.to_json()
+def check_runs_once_then_nothing(run_once: Callable[[], dict], out: Path) -> tuple[dict, dict]:
+    """Two runs over LISTING_A and LISTING_B with the test config (outbox, one profile of two
+    recipients): the first digests and writes everything, the second owes nothing. Shared by
+    the SQLite and the PostgreSQL tests; returns the two digests' JSON."""
+    data = run_once()
     json.dumps(data)  # serializable
     (d,) = data["digests"]
     titles = [i["title"] for i in d["items"]]
@@ -127,17 +129,23 @@ def test_run_writes_digest_outbox_and_feeds_then_sends_nothing_twice(make_config
     assert len(titles) == 3 and all(i["matched"] for i in d["items"])
     assert Path(d["markdown"]).exists() and Path(d["feed"]).exists() and Path(d["atom"]).exists()
     assert [e["status"] for e in d["emails"]] == ["outbox", "outbox"]
-    outbox = sorted((tmp_path / "out" / "outbox").glob("*.eml"))
+    outbox = sorted((out / "outbox").glob("*.eml"))
     assert len(outbox) == 2
     msg = email.message_from_bytes(outbox[0].read_bytes(), policy=policy.default)
     assert msg.get_content_type() == "multipart/alternative"
     assert msg["Subject"].startswith("[paperdigest] Efficient inference: 3 new papers")
 
-    again = run(cfg, *listings).to_json()
+    again = run_once()
     (d2,) = again["digests"]
     assert d2["items"] == [] and d2["emails"] == []
-    assert len(list((tmp_path / "out" / "outbox").glob("*.eml"))) == 2
+    assert len(list((out / "outbox").glob("*.eml"))) == 2
     assert Path(d2["markdown"]).name.endswith("-2.md")  # a second digest the same day gets its own file
+    return d, d2
+
+
+def test_run_writes_digest_outbox_and_feeds_then_sends_nothing_twice(make_config, listings, tmp_path) -> None:
+    cfg = make_config()
+    d, _ = check_runs_once_then_nothing(lambda: run(cfg, *listings).to_json(), tmp_path / "out")
     assert Path(d["markdown"]).exists()
 
 
@@ -188,8 +196,9 @@ def test_term_stats_from_an_older_text_analysis_are_rebuilt(make_config, listing
     from flows.ranking import TermStats
     from flows.textmatch import stem_key
 
-    cfg = load_config(make_config())
-    ingest_paths(make_config(), listings)
+    config_path = make_config()
+    cfg = load_config(config_path)
+    ingest_paths(config_path, listings)
     with Store(cfg.store_url) as store:
         first = term_stats(store)  # counts the 4 papers and saves
         assert first.n_docs == 4 and first.current

@@ -31,9 +31,9 @@ from flows.models import Listing, Match, Paper, RankedItem
 from flows.pipeline import ingest_capture, read_path_captures, run_digest
 from flows.store import SCHEMA_VERSION, IngestResult, Store, content_hash, metadata
 
-from .clirun import run_args, start, write_config, write_listings
+from .clirun import ingest_first_listing, run_args, run_together, write_config, write_listings
 from .conftest import BASE_CONFIG, NOW
-from .test_pipeline import LISTING_A, LISTING_B
+from .test_pipeline import LISTING_A, LISTING_B, check_runs_once_then_nothing
 
 ENV = "PAPERDIGEST_TEST_POSTGRES_URL"
 SESSION_TZ = "Asia/Kathmandu"  # +05:45: no datetime can be right by accident
@@ -365,21 +365,8 @@ def test_run_writes_digest_outbox_and_feeds_then_sends_nothing_twice(pg_config: 
     a.write_text(LISTING_A)
     b.write_text(LISTING_B)
     cfg = load_config(pg_config)
-    data = run_digest(cfg, extra_snapshots=[str(a), str(b)], now=NOW).to_json()
-    json.dumps(data)
-    (d,) = data["digests"]
-    titles = [i["title"] for i in d["items"]]
-    assert "Gardens of Graphs: Message Passing for Botanical Taxonomy" not in titles
-    assert len(titles) == 3 and all(i["matched"] for i in d["items"])
-    assert Path(d["markdown"]).exists() and Path(d["feed"]).exists() and Path(d["atom"]).exists()
-    assert [e["status"] for e in d["emails"]] == ["outbox", "outbox"]
-    assert len(list((tmp_path / "out" / "outbox").glob("*.eml"))) == 2
-
-    again = run_digest(cfg, extra_snapshots=[str(a), str(b)], now=NOW).to_json()
-    (d2,) = again["digests"]
-    assert d2["items"] == [] and d2["emails"] == []
-    assert len(list((tmp_path / "out" / "outbox").glob("*.eml"))) == 2
-    assert Path(d2["markdown"]).name.endswith("-2.md")
+    check_runs_once_then_nothing(lambda: run_digest(cfg, extra_snapshots=[str(a), str(b)], now=NOW).to_json(),
+                                 tmp_path / "out")
     assert not list(tmp_path.glob("*.db")), "the run must not have fallen back to SQLite"
 
 
@@ -393,20 +380,9 @@ def test_two_processes_at_once_send_each_email_once(pg_url: str, tmp_path: Path,
     assert config.read_text() != text
     listings = write_listings(tmp_path)
     if existing:
-        cfg = load_config(config)
-        with Store(cfg.store_url) as store:
-            (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
-            assert ingest_capture(store, cap, output_dir=cfg.output_dir, now=NOW).new == 3
-    procs = [start(tmp_path, run_args(config, listings)) for _ in range(2)]
-    try:
-        outputs = [p.communicate(timeout=90) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0 and "Traceback" not in err, err
+        assert ingest_first_listing(config, listings) == 3
+    for rc, out, err in run_together(tmp_path, run_args(config, listings), timeout=90):
+        assert rc == 0 and "Traceback" not in err, err
         assert json.loads(out)["failed"] is False
     with Store(pg_url) as store:
         assert store.paper_count() == 4

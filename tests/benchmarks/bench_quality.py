@@ -65,12 +65,15 @@ SETS = ("dev", "heldout")
 
 
 def load_judged(name: str = "dev") -> tuple[list[Profile], dict[str, dict[str, int]]]:
+    """A judged set: its profiles, and per profile name the grade of each paper hash."""
     folder = HERE / "judged" / name
     path = folder / "profiles.toml"
     profiles = list(parse_config(tomllib.loads(path.read_text()), path).profiles)
     data = json.loads((folder / "judgements.json").read_text())
-    names = data["profiles"]
-    grades = {h: dict(zip(names, g)) for h, g in data["grades"].items()}
+    grades: dict[str, dict[str, int]] = {n: {} for n in data["profiles"]}
+    for h, row in data["grades"].items():
+        for n, g in zip(data["profiles"], row, strict=True):
+            grades[n][h] = g
     return profiles, grades
 
 
@@ -106,7 +109,7 @@ Row = tuple[float, float, float, float]  # ours, baseline, baseline on whole wor
 def evaluate(papers: list[Paper], name: str) -> list[Row] | None:
     """Print one judged set's table; return its rows (one per profile), or None if unusable."""
     profiles, grades = load_judged(name)
-    missing = [p.title for p in papers if paper_hash(p) not in grades]
+    missing = [p.title for p in papers if any(paper_hash(p) not in g for g in grades.values())]
     if missing:
         print(f"{name}: {len(missing)} papers have no judgement (listings changed?)", file=sys.stderr)
         return None
@@ -115,7 +118,7 @@ def evaluate(papers: list[Paper], name: str) -> list[Row] | None:
     print(f"{'profile':<22}{'ours':>8}{'baseline':>10}{'(words)':>9}{'ceiling':>9}{'relevant (2/1)':>16}")
     rows: list[Row] = []
     for prof in profiles:
-        g = {h: v[prof.name] for h, v in grades.items()}
+        g = grades[prof.name]
         listed = [paper_hash(it.paper) for it in ours[prof.name]]
         row = (ndcg(listed, g), ndcg([paper_hash(p) for p in naive_order(papers, prof)], g),
                ndcg([paper_hash(p) for p in naive_order(papers, prof, whole_words=True)], g),
@@ -131,11 +134,12 @@ def _mean(rows: list[Row], i: int) -> float:
     return sum(r[i] for r in rows) / len(rows)
 
 
+_BM25_IDF = ranking._idf
+
+
 def _sqrt_idf(n_docs: int, df: float) -> float:
     return math.sqrt(_BM25_IDF(n_docs, df))
 
-
-_BM25_IDF = ranking._idf
 # Standard alternatives to the shipped parameters, to show how much (or little) they matter.
 VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
     ("as shipped: k1 1.2, b 0.75, title 3", {}),
@@ -171,9 +175,8 @@ def variants(papers: list[Paper]) -> None:
             row = []
             for profiles, grades in judged:
                 ours = rank(papers, profiles)
-                for prof in profiles:
-                    g = {h: v[prof.name] for h, v in grades.items()}
-                    row.append(ndcg([paper_hash(it.paper) for it in ours[prof.name]], g))
+                row += [ndcg([paper_hash(it.paper) for it in ours[prof.name]], grades[prof.name])
+                        for prof in profiles]
         print(f"{label:<40}{''.join(f'{x:>7.3f}' for x in row)}   mean {sum(row) / len(row):.3f}")
 
 
