@@ -1,10 +1,7 @@
-"""paperdigest: scheduled digests of trending research papers.
+"""The Prefect flows that wrap paperdigest's core (the ``paperdigest`` package).
 
-The package is named ``flows`` because it holds the Prefect flow (``flows.digest``)
-and the plain-Python core it wraps. Only ``flows.digest`` and ``flows.cli`` import Prefect.
+The packaging (``pyproject.toml``) ships this folder inside the package as ``paperdigest.flows``,
+in a wheel and in an editable install alike, so installing paperdigest adds no top-level
+``flows`` package that could collide with another project's. Import the flows by that name:
+``paperdigest.flows.digest`` (the deployment entrypoint of ``prefect.yaml``).
 """
-
-from __future__ import annotations
-
-__version__ = "0.1.0"
-USER_AGENT = f"paperdigest/{__version__} (+https://github.com/paperdigest/paperdigest)"

@@ -1,4 +1,9 @@
-"""The Prefect flow ``digest``: it only wires the core's steps (``flows.pipeline``) as tasks.
+"""The Prefect flow ``digest``: it only wires the core's steps (:mod:`paperdigest.pipeline`) as tasks.
+
+This file is the deployment entrypoint of ``prefect.yaml``. paperdigest's packaging ships the
+``flows/`` folder inside the package, so this module is ``paperdigest.flows.digest`` in a source
+checkout, an editable install and a wheel alike: the entrypoint ``paperdigest.flows.digest:digest``,
+and what ``paperdigest run`` and ``paperdigest serve`` import.
 
 Only fetching and sending retry, and only on transient errors (timeouts, dropped
 connections, HTTP 408/429/5xx, SMTP 4xx): a 404 (any other 4xx), an oversize body or a
@@ -31,11 +36,12 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.artifacts import acreate_table_artifact, create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from . import pipeline  # noqa: E402
-from .config import Config, load_config  # noqa: E402
-from .errors import DeliveryError, InputError, TransientDeliveryError, TransientFetchError  # noqa: E402
-from .fetch import is_transient  # noqa: E402
-from .store import Store  # noqa: E402
+from paperdigest import pipeline  # noqa: E402
+from paperdigest.config import Config, load_config  # noqa: E402
+from paperdigest.delivery.render import check_templates  # noqa: E402
+from paperdigest.errors import DeliveryError, InputError, TransientDeliveryError, TransientFetchError  # noqa: E402
+from paperdigest.sources.fetch import is_transient  # noqa: E402
+from paperdigest.store import Store  # noqa: E402
 
 DEPLOYMENT_NAME = "paperdigest"
 
@@ -104,15 +110,15 @@ def rank_profile(config: Config, profile_name: str, now: datetime, warnings: lis
 
 @task(cache_policy=NO_CACHE)
 def render_digests(config: Config) -> list[Path]:
-    from .render import render_markdown
+    from paperdigest.delivery.render import render_markdown
 
     with Store(config.store_url) as store:
         written = []
         for digest_id in store.digests_without_markdown():
-            path = pipeline.write_markdown(store, digest_id, config.output_dir)
+            path = pipeline.write_markdown(store, digest_id, config.output_dir, config.templates)
             view = store.digest_view(digest_id)
             key = "digest-" + "".join(c if c.isalnum() else "-" for c in view.profile_name.lower())
-            create_markdown_artifact(markdown=render_markdown(view), key=key[:100],
+            create_markdown_artifact(markdown=render_markdown(view, config.templates), key=key[:100],
                                      description=f"{view.profile_title}: {len(view.items)} papers ({view.date})")
             written.append(path)
     return written
@@ -144,10 +150,11 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
     """Ingest new listings, rank them per profile, render and deliver the digests."""
     when = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
     config = load_config(config_path)
+    check_templates(config.templates, when)
     captures = read_listings(config, list(snapshots or []), when)
     url_sources = [s for s in config.sources if s.url]
     if url_sources:
-        from .fetch import make_client
+        from paperdigest.sources.fetch import make_client
 
         with make_client() as client:
             for s in url_sources:

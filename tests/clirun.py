@@ -29,12 +29,12 @@ from pathlib import Path
 
 import feedparser
 
-from flows import files
-from flows.config import load_config
-from flows.emailmsg import message_id
-from flows.pipeline import ingest_capture, read_path_captures
-from flows.render import render_markdown
-from flows.store import Store
+from paperdigest import files
+from paperdigest.config import load_config
+from paperdigest.delivery.emailmsg import message_id
+from paperdigest.pipeline import ingest_capture, read_path_captures
+from paperdigest.delivery.render import render_markdown
+from paperdigest.store import Store
 
 from .conftest import NOW
 from .test_pipeline import LISTING_A
@@ -64,7 +64,7 @@ DOMAIN = "example.org"
 # Stop the CLI from inheriting anything that changes what a run does.
 _SCRUB = ("PAPERDIGEST_FAILPOINT", "PAPERDIGEST_CONFIG", "PAPERDIGEST_DEBUG", "PAPERDIGEST_SMTP_PASSWORD")
 
-# Every PAPERDIGEST_FAILPOINT in flows/pipeline.py, in run order.
+# Every PAPERDIGEST_FAILPOINT in paperdigest/pipeline/, in run order.
 FAILPOINTS = ("after-ingest", "before-digest", "before-markdown", "after-markdown-write", "before-send",
               "after-send", "after-mark", "before-feeds", "mid-feeds")
 

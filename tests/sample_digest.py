@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from flows.config import EmailConfig
-from flows.models import DigestView, FeedEntry, Match, Paper, RankedItem
+from paperdigest.config import EmailConfig
+from paperdigest.models import DigestView, FeedEntry, Match, Paper, RankedItem
 
 CREATED = datetime(2025, 3, 14, 7, 0, 5, tzinfo=timezone.utc)
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flows.render import render_html
+from paperdigest.delivery.render import render_html
 from tests.sample_digest import sample_view
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

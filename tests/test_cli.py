@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flows.cli import main
+from paperdigest.cli import main
 
 from .test_pipeline import LISTING_A, LISTING_B
 
@@ -64,11 +64,11 @@ def test_rank_json_is_ordered_with_reasons_and_writes_nothing(runner, make_confi
 
 
 def test_rank_ignores_store_statistics_from_an_older_text_analysis(runner, make_config, tmp_path: Path) -> None:
-    from flows.config import load_config
-    from flows.parse import parse_listing
-    from flows.pipeline import TERM_STATS_BLOB
-    from flows.ranking import rank
-    from flows.store import Store
+    from paperdigest.config import load_config
+    from paperdigest.sources.parse import parse_listing
+    from paperdigest.pipeline import TERM_STATS_BLOB
+    from paperdigest.ranking import rank
+    from paperdigest.store import Store
 
     listing = tmp_path / "a.txt"
     listing.write_text(LISTING_A)

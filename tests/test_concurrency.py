@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from flows import pipeline
-from flows.config import load_config
-from flows.pipeline import run_digest
+from paperdigest.pipeline import failpoints
+from paperdigest.config import load_config
+from paperdigest.pipeline import run_digest
 
 from .clirun import (FAILPOINTS, check_outcome, ingest_first_listing, run_args, run_together, write_config, write_listings)
 from .conftest import NOW
@@ -67,7 +67,7 @@ def interleave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str, *, e
                 b_ran.append({})  # before the run, so B's own failpoints do not start a third
                 b_ran[0] = run_digest(cfg, extra_snapshots=[first, second], now=NOW).to_json()
 
-        monkeypatch.setattr(pipeline, "failpoint", run_b_here)
+        monkeypatch.setattr(failpoints, "failpoint", run_b_here)
         a = run_digest(cfg, extra_snapshots=[first, second], now=NOW).to_json()
         assert b_ran and a["failed"] is False and b_ran[0]["failed"] is False
         outcome = check_outcome(tmp_path, config, received=srv.received)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import DEFAULT_CONFIG, config_path, load_config
-from flows.errors import ConfigError
+from paperdigest.config import DEFAULT_CONFIG, config_path, load_config
+from paperdigest.errors import ConfigError
 
 
 def test_example_config_loads_and_resolves_paths_against_its_folder() -> None:

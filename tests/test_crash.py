@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import load_config
-from flows.pipeline import run_digest
+from paperdigest.config import load_config
+from paperdigest.pipeline import run_digest
 
 from .clirun import (
     FAILPOINTS,
@@ -115,9 +115,10 @@ def test_killed_at_every_failpoint_then_run_again(mode: str, tmp_path: Path) -> 
 
 
 def test_every_failpoint_in_the_code_is_killed_at() -> None:
-    from flows import pipeline
+    from paperdigest import pipeline
 
-    used = re.findall(r'failpoint\("([a-z-]+)"\)', Path(pipeline.__file__).read_text())
+    code = "".join(p.read_text() for p in sorted(Path(pipeline.__file__).parent.glob("*.py")))
+    used = re.findall(r'failpoint\("([a-z-]+)"\)', code)
     assert sorted(set(used)) == sorted(FAILPOINTS)
 
 
@@ -126,8 +127,8 @@ def test_every_failpoint_in_the_code_is_killed_at() -> None:
 KILL_IN_TRANSACTION = """
 import os, signal, sys
 from datetime import datetime, timezone
-from flows.models import Listing, Paper
-from flows.store import Store
+from paperdigest.models import Listing, Paper
+from paperdigest.store import Store
 
 original = Store._upsert_papers
 
@@ -145,7 +146,7 @@ with Store(sys.argv[1]) as store:
 KILL_IN_WRITE = """
 import os, signal, sys
 from pathlib import Path
-from flows import files
+from paperdigest import files
 
 real_fdopen = os.fdopen
 
@@ -171,7 +172,7 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_kill_inside_an_ingest_transaction_leaves_nothing(tmp_path: Path) -> None:
-    from flows.store import Store
+    from paperdigest.store import Store
 
     url = f"sqlite:///{tmp_path / 'state.db'}"
     Store(url).close()

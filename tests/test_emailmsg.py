@@ -10,9 +10,9 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 
-from flows.emailmsg import build_email, message_id, subject_for
-from flows.errors import PermanentDeliveryError
-from flows.render import render_html, render_text
+from paperdigest.delivery.emailmsg import build_email, message_id, subject_for
+from paperdigest.errors import PermanentDeliveryError
+from paperdigest.delivery.render import render_html, render_text
 from tests.sample_digest import CREATED, ITEMS, email_config, empty_view, sample_view
 
 TO = "Reader One <reader.one@example.com>"
@@ -161,7 +161,7 @@ def test_building_per_recipient_is_cheap() -> None:
 
 
 def test_wire_bytes_equal_the_standard_serialisation_and_reuse_the_bodies() -> None:
-    from flows.emailmsg import wire_bytes
+    from paperdigest.delivery.emailmsg import wire_bytes
 
     view = sample_view()
     text, html = render_text(view), render_html(view)
@@ -180,7 +180,7 @@ def test_wire_bytes_equal_the_standard_serialisation_and_reuse_the_bodies() -> N
     '"Dr. Very Long Display Name, Department of Extremely Long Names and Folding" <long.name@sub.example.org>',
 ])
 def test_digest_mail_bytes_equal_a_message_built_for_that_recipient(to: str) -> None:
-    from flows.emailmsg import DigestMail, wire_bytes
+    from paperdigest.delivery.emailmsg import DigestMail, wire_bytes
 
     view = sample_view()
     text, html = render_text(view), render_html(view)
@@ -189,7 +189,7 @@ def test_digest_mail_bytes_equal_a_message_built_for_that_recipient(to: str) -> 
 
 
 def test_digest_mail_refuses_what_build_email_refuses() -> None:
-    from flows.emailmsg import DigestMail
+    from paperdigest.delivery.emailmsg import DigestMail
 
     view = sample_view()
     mail = DigestMail(view, email=email_config(), text=render_text(view), html=render_html(view))

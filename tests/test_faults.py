@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from flows import files
-from flows.config import load_config
-from flows.models import Listing, Match, Paper, RankedItem
-from flows.pipeline import ingest_capture, read_path_captures, run_digest
-from flows.store import Store
+from paperdigest import files
+from paperdigest.config import load_config
+from paperdigest.models import Listing, Match, Paper, RankedItem
+from paperdigest.pipeline import ingest_capture, read_path_captures, run_digest
+from paperdigest.store import Store
 
 from .clirun import LISTING_B, PROFILES, check_outcome, paperdigest, run_args, write_config, write_listings
 from .conftest import NOW
@@ -136,7 +136,7 @@ def test_unexpected_error_mid_batch_hands_the_claims_back(tmp_path: Path, monkey
     """A failure that is no delivery error (here a bug while building one message) stops the
     run, but every claim goes back, the one in flight too, so a retry in the same process (as
     Prefect retries a task) sends them at once instead of waiting out the claim lease."""
-    from flows import emailmsg
+    from paperdigest.delivery import emailmsg
 
     with SmtpTestServer() as srv:
         config = write_config(tmp_path, srv.url)

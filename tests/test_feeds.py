@@ -9,8 +9,8 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from flows.feeds import atom_id, render_feed
-from flows.models import FeedEntry, Paper
+from paperdigest.delivery.feeds import atom_id, render_feed
+from paperdigest.models import FeedEntry, Paper
 from tests.sample_digest import CREATED, ITEMS, sample_entries
 
 UPDATED = CREATED + timedelta(minutes=5)

@@ -17,9 +17,9 @@ import feedparser
 import httpx
 import pytest
 
-import flows
-from flows.errors import FetchError, InputError, TransientFetchError
-from flows.fetch import (
+import paperdigest
+from paperdigest.errors import FetchError, InputError, TransientFetchError
+from paperdigest.sources.fetch import (
     MAX_RETRY_AFTER,
     FetchResult,
     Validators,
@@ -124,7 +124,7 @@ def test_user_agent_and_accept_headers(server: ScriptedServer, client: httpx.Cli
     fetch_source(client, server.url("/src"), max_bytes=100)
     (seen,) = server.requests_to("/src")
     ua = seen.headers["User-Agent"]
-    assert f"paperdigest/{flows.__version__}" in ua and ua == flows.USER_AGENT
+    assert f"paperdigest/{paperdigest.__version__}" in ua and ua == paperdigest.USER_AGENT
     accept = seen.headers["Accept"]
     for kind in ("application/json", "application/rss+xml", "application/atom+xml", "text/html", "text/plain"):
         assert kind in accept
@@ -344,7 +344,7 @@ def test_redirects_within_the_limit_are_followed(server: ScriptedServer, client:
     server.script("/feed.xml", Reply(200, {"Content-Type": "application/rss+xml"}, b"<rss/>"))
     result = fetch_source(client, server.url("/old"), validators=Validators(etag='"e"'), max_bytes=100)
     assert result.url == server.url("/feed.xml") and result.content == b"<rss/>"
-    assert server.requests_to("/feed.xml")[0].headers["User-Agent"] == flows.USER_AGENT
+    assert server.requests_to("/feed.xml")[0].headers["User-Agent"] == paperdigest.USER_AGENT
 
 
 def test_redirect_chain_longer_than_max_is_refused(server: ScriptedServer) -> None:

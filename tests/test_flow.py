@@ -19,8 +19,8 @@ from uuid import UUID
 import pytest
 from click.testing import CliRunner
 
-from flows.config import load_config
-from flows.store import Store
+from paperdigest.config import load_config
+from paperdigest.store import Store
 
 from .conftest import NOW
 from .http_server import Reply, ScriptedServer, Seen
@@ -82,7 +82,7 @@ async def _read_back(flow_run_id: UUID) -> tuple[Any, list[Any], list[Any]]:
 
 @pytest.mark.prefect
 def test_flow_retries_transient_fetches_only_and_publishes_artifacts(prefect_server, http, setup) -> None:
-    from flows.digest import digest
+    from paperdigest.flows.digest import digest
 
     started = time.monotonic()
     state = asyncio.run(digest(config_path=str(setup), now=NOW.isoformat(), return_state=True))
@@ -131,7 +131,7 @@ def test_flow_retries_transient_fetches_only_and_publishes_artifacts(prefect_ser
 
 @pytest.mark.prefect
 def test_cli_run_through_prefect_meets_a_304(prefect_server, http, setup) -> None:
-    from flows.cli import main
+    from paperdigest.cli import main
 
     before = len(http.requests_to("/hf"))
     result = CliRunner().invoke(main, ["run", "--config", str(setup), "--json"], catch_exceptions=False)
@@ -151,7 +151,7 @@ def test_prefect_yaml_declares_the_deployment_that_serve_serves() -> None:
     import yaml
     from prefect.utilities.importtools import import_object
 
-    from flows.digest import deployment, digest
+    from paperdigest.flows.digest import deployment, digest
 
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     (declared,) = spec["deployments"]

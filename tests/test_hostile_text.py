@@ -18,10 +18,10 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from flows.emailmsg import build_email
-from flows.feeds import render_feed
-from flows.render import markdown_to_html, render_html, render_markdown, render_text
-from flows.textsafe import TITLE_LIMIT, one_line
+from paperdigest.delivery.emailmsg import build_email
+from paperdigest.delivery.feeds import render_feed
+from paperdigest.delivery.render import markdown_to_html, render_html, render_markdown, render_text
+from paperdigest.delivery.textsafe import TITLE_LIMIT, one_line
 from tests.sample_digest import CREATED, email_config, hostile_entry, hostile_view
 
 CASES = {

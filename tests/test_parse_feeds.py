@@ -11,10 +11,10 @@ from typing import Any
 import feedparser
 import pytest
 
-from flows.errors import ParseError
-from flows.models import Listing
-from flows.parse import parse_listing, sniff
-from flows.parse_feeds import split_ai_summary
+from paperdigest.errors import ParseError
+from paperdigest.models import Listing
+from paperdigest.sources.parse import parse_listing, sniff
+from paperdigest.sources.common import split_ai_summary
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 CAPTURES = SHARED / "feeds" / "hf-papers"

@@ -9,10 +9,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.config import SOURCE_FORMATS
-from flows.errors import ParseError
-from flows.models import Listing, fold_title
-from flows.parse import _parse, decode_text, parse_listing
+from paperdigest.config import SOURCE_FORMATS
+from paperdigest.errors import ParseError
+from paperdigest.models import Listing, fold_title
+from paperdigest.sources.parse import _parse, decode_text, parse_listing
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 LAYOUTS = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import ParseError
-from flows.parse import decode_text, parse_listing
-from flows.parse_text import infer_date, looks_cut
+from paperdigest.errors import ParseError
+from paperdigest.sources.parse import decode_text, parse_listing
+from paperdigest.sources.pagetext import infer_date, looks_cut
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 SNAPSHOTS = sorted((SHARED / "snapshots").glob("*.txt"))

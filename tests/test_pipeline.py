@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import load_config
-from flows.pipeline import ingest_capture, read_path_captures, run_digest
-from flows.store import Store
+from paperdigest.config import load_config
+from paperdigest.pipeline import ingest_capture, read_path_captures, run_digest
+from paperdigest.store import Store
 
 from .conftest import NOW
 
@@ -182,7 +182,7 @@ def test_year_of_a_page_date_comes_from_the_file_capture_time(make_config, listi
     os.utime(listings[0], (saved, saved))  # a page saved in 2024, ingested in 2026
     cfg = load_config(make_config())
     (cap,) = read_path_captures([str(listings[0])], max_bytes=cfg.max_input_bytes, now=NOW)
-    from flows.pipeline import parse_capture
+    from paperdigest.pipeline import parse_capture
 
     assert parse_capture(cap).date.isoformat() == "2024-11-24"
     future = NOW.timestamp() + 86400 * 30
@@ -192,9 +192,9 @@ def test_year_of_a_page_date_comes_from_the_file_capture_time(make_config, listi
 
 
 def test_term_stats_from_an_older_text_analysis_are_rebuilt(make_config, listings: list[Path]) -> None:
-    from flows.pipeline import TERM_STATS_BLOB, term_stats
-    from flows.ranking import TermStats
-    from flows.textmatch import stem_key
+    from paperdigest.pipeline import TERM_STATS_BLOB, term_stats
+    from paperdigest.ranking import TermStats
+    from paperdigest.ranking.textmatch import stem_key
 
     config_path = make_config()
     cfg = load_config(config_path)

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flows.config import load_config
-from flows.errors import StoreError, one_line
-from flows.models import Listing, Match, Paper, RankedItem
-from flows.pipeline import ingest_capture, read_path_captures, run_digest
-from flows.store import SCHEMA_VERSION, IngestResult, Store, content_hash, metadata
+from paperdigest.config import load_config
+from paperdigest.errors import StoreError, one_line
+from paperdigest.models import Listing, Match, Paper, RankedItem
+from paperdigest.pipeline import ingest_capture, read_path_captures, run_digest
+from paperdigest.store import SCHEMA_VERSION, IngestResult, Store, content_hash, metadata
 
 from .clirun import ingest_first_listing, run_args, run_together, write_config, write_listings
 from .conftest import BASE_CONFIG, NOW

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.config import Profile
-from flows.errors import ConfigError, StoreError
-from flows.models import Paper, RankedItem
-from flows.ranking import (
+from paperdigest.config import Profile
+from paperdigest.errors import ConfigError, StoreError
+from paperdigest.models import Paper, RankedItem
+from paperdigest.ranking.lexical import (
     K1,
     TITLE_WEIGHT,
-    TermStats,
+    TermStats,  # re-exported by lexical
     _idf,
     _index,
     _keyword,
@@ -31,7 +31,7 @@ from flows.ranking import (
     rank,
     select,
 )
-from flows.textmatch import analyse_keyword, exact_key, stem_key, surface_tokens, tokens
+from paperdigest.ranking.textmatch import analyse_keyword, exact_key, stem_key, surface_tokens, tokens
 
 FILLER_WORDS = ("we study a new benchmark for language models and report results on several "
                 "tasks with strong baselines and careful ablations of the training data").split()

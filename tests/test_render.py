@@ -8,10 +8,11 @@ from html.parser import HTMLParser
 import pytest
 from jinja2 import UndefinedError
 
-from flows.models import Paper, RankedItem
-from flows.render import (counts_line, environment, markdown_to_html, render_html, render_markdown,
+from paperdigest.models import Paper, RankedItem
+from paperdigest.delivery.templating import environment
+from paperdigest.delivery.render import (counts_line, markdown_to_html, render_html, render_markdown,
                           render_text)
-from flows.textsafe import ABSTRACT_LIMIT, md_escape, one_line, safe_url, trim
+from paperdigest.delivery.textsafe import ABSTRACT_LIMIT, md_escape, one_line, safe_url, trim
 from tests.sample_digest import ITEMS, PAPERS, empty_view, sample_view
 
 

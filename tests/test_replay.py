@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline import Capture, InputReport, ingest_capture
-from flows.store import Store
+from paperdigest.pipeline import Capture, InputReport, ingest_capture
+from paperdigest.store import Store
 
 from .conftest import FEEDS
 

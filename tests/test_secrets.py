@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import load_config
+from paperdigest.config import load_config
 
 from .clirun import PROFILES, paperdigest, run_args, write_config, write_listings
 from .smtp_server import SmtpTestServer

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import ConfigError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from flows.smtp import (
+from paperdigest.errors import ConfigError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from paperdigest.delivery.smtp import (
     SmtpPermanentError,
     SmtpSender,
     SmtpTransientError,

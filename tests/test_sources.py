@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-import flows
-from flows import pipeline
-from flows.cli import main
-from flows.config import load_config
-from flows.pipeline import RunReport, run_digest
-from flows.store import Store
-from flows.store import snapshots as snapshots_table
+import paperdigest
+from paperdigest import pipeline
+from paperdigest.cli import main
+from paperdigest.config import load_config
+from paperdigest.pipeline import RunReport, run_digest
+from paperdigest.store import Store
+from paperdigest.store import snapshots as snapshots_table
 
 from .conftest import NOW
 from .http_server import Reply, ScriptedServer, Seen
@@ -122,7 +122,7 @@ def test_every_format_is_fetched_detected_and_ingested(server, make_config) -> N
     api = server.requests_to("/api/daily_papers")
     assert len(api) == 1 and sorted(api[0].query.split("&")) == ["date=2025-03-19", "limit=50", "sort=trending"]
     for seen in server.requests:
-        assert seen.headers["User-Agent"].startswith(f"paperdigest/{flows.__version__}")
+        assert seen.headers["User-Agent"].startswith(f"paperdigest/{paperdigest.__version__}")
     assert Path(report.digests[0].markdown or "").exists()
 
 
@@ -167,7 +167,7 @@ def test_unchanged_source_costs_no_parse_and_no_snapshot(server, make_config, mo
     def no_parse(cap: Any) -> Any:
         raise AssertionError(f"{cap.source} was parsed although unchanged")
 
-    monkeypatch.setattr(pipeline, "parse_capture", no_parse)
+    monkeypatch.setattr(pipeline.ingest, "parse_capture", no_parse)
     second = run(cfg)
 
     sent = server.requests_to("/feed")

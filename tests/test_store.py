@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flows.errors import StoreError
-from flows.models import Listing, Match, Paper, RankedItem
-from flows.store import SCHEMA_VERSION, Store, content_hash
+from paperdigest.errors import StoreError
+from paperdigest.models import Listing, Match, Paper, RankedItem
+from paperdigest.store import SCHEMA_VERSION, Store, content_hash
 
 from .conftest import NOW
 
@@ -178,7 +178,7 @@ def test_sqlite_runs_in_wal_mode(store: Store) -> None:
 
 
 def test_opening_retries_when_sqlite_refuses_a_lock_without_waiting(tmp_path: Path, monkeypatch) -> None:
-    import flows.store as fs
+    import paperdigest.store as fs
 
     real = fs.Store._ensure_schema
     calls = []
@@ -193,6 +193,6 @@ def test_opening_retries_when_sqlite_refuses_a_lock_without_waiting(tmp_path: Pa
     Store(f"sqlite:///{tmp_path / 'a.db'}").close()
     assert len(calls) == 3
     monkeypatch.setattr(fs.Store, "_ensure_schema", lambda self, create: (_ for _ in ()).throw(fs._Locked()))
-    monkeypatch.setattr(fs.time, "sleep", lambda s: None)
+    monkeypatch.setattr(fs.base.time, "sleep", lambda s: None)
     with pytest.raises(StoreError, match="database is locked"):
         Store(f"sqlite:///{tmp_path / 'b.db'}")

@@ -28,13 +28,13 @@ from pathlib import Path
 
 from tests.benchmarks.common import ROOT, goal, n, progress
 
-from flows.config import Config, EmailConfig, FeedConfig, Profile, ScheduleConfig
-from flows.emailmsg import build_email, wire_bytes
-from flows.models import DigestView, Listing, Match, Paper, RankedItem
-from flows.pipeline import deliver_owed, run_owner
-from flows.render import render_html, render_text
-from flows.smtp import SmtpSender, _message_bytes
-from flows.store import Store
+from paperdigest.config import Config, EmailConfig, FeedConfig, Profile, ScheduleConfig
+from paperdigest.delivery.emailmsg import build_email, wire_bytes
+from paperdigest.models import DigestView, Listing, Match, Paper, RankedItem
+from paperdigest.pipeline import deliver_owed, run_owner
+from paperdigest.delivery.render import render_html, render_text
+from paperdigest.delivery.smtp import SmtpSender, _message_bytes
+from paperdigest.store import Store
 from tests.benchmarks.synthetic import synthetic_papers
 
 ITEMS = 20

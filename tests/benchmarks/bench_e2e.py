@@ -43,7 +43,7 @@ def paperdigest_command(tmp: Path, k: int) -> list[str]:
     shutil.copyfile(ROOT / "config" / "paperdigest.toml", run / "config" / "paperdigest.toml")
     (run / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
     exe = Path(sys.executable).with_name("paperdigest")
-    prefix = [str(exe)] if exe.exists() else [sys.executable, "-m", "flows.cli"]
+    prefix = [str(exe)] if exe.exists() else [sys.executable, "-m", "paperdigest.cli"]
     return [*prefix, "run", "--config", str(run / "config" / "paperdigest.toml")]
 
 

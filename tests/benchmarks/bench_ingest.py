@@ -26,9 +26,9 @@ from pathlib import Path
 
 from tests.benchmarks.common import goal, n, progress
 
-from flows.models import Listing
-from flows.parse import parse_listing
-from flows.store import Store, content_hash
+from paperdigest.models import Listing
+from paperdigest.sources.parse import parse_listing
+from paperdigest.store import Store, content_hash
 from tests.benchmarks.synthetic import synthetic_papers, write_listing
 
 FILL = 200_000

@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flows import ranking  # noqa: E402
-from flows.config import Profile, parse_config  # noqa: E402
-from flows.models import Paper, fold_title  # noqa: E402
-from flows.parse import parse_listing  # noqa: E402
-from flows.ranking import rank  # noqa: E402
+from paperdigest.ranking import lexical as ranking  # noqa: E402
+from paperdigest.config import Profile, parse_config  # noqa: E402
+from paperdigest.models import Paper, fold_title  # noqa: E402
+from paperdigest.sources.parse import parse_listing  # noqa: E402
+from paperdigest.ranking import rank  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOTS = ROOT.parent / "shared" / "snapshots"

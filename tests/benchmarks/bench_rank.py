@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from flows.config import Profile  # noqa: E402
-from flows.models import Paper  # noqa: E402
+from paperdigest.config import Profile  # noqa: E402
+from paperdigest.models import Paper  # noqa: E402
 from tests.benchmarks.synthetic import synthetic_papers, synthetic_profiles, write_config, write_listing  # noqa: E402
 
 PAPERS, PROFILES = 20_000, 2_000
@@ -55,8 +55,8 @@ def naive_rank(papers: list[Paper], profiles: list[Profile]) -> dict[str, list[t
 # The same work as ``paperdigest rank --json`` through the library alone: parse, rank, compact JSON
 # (cyclic GC paused while the output is built). It shows what the command costs beyond the ranking.
 LIBRARY_RANK = (
-    "import gc, json, sys; from flows.parse import parse_listing; from flows.config import load_config; "
-    "from flows.ranking import rank, item_to_json; c = load_config(sys.argv[1]); "
+    "import gc, json, sys; from paperdigest.sources.parse import parse_listing; from paperdigest.config import load_config; "
+    "from paperdigest.ranking import rank, item_to_json; c = load_config(sys.argv[1]); "
     "ps = parse_listing(open(sys.argv[2], 'rb').read(), name=sys.argv[2]).papers; "
     "r = rank(ps, list(c.profiles)); gc.disable(); "
     "sys.stdout.write(json.dumps({'profiles': [{'name': k, 'items': [item_to_json(i) for i in v]} "

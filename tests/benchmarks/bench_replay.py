@@ -24,10 +24,10 @@ from pathlib import Path
 
 from tests.benchmarks.common import ROOT, n, progress
 
-from flows import pipeline
-from flows.config import load_config
-from flows.models import normalize_arxiv_id
-from flows.store import Store
+from paperdigest import pipeline
+from paperdigest.config import load_config
+from paperdigest.models import normalize_arxiv_id
+from paperdigest.store import Store
 
 FEEDS = ROOT.parent / "shared" / "feeds" / "hf-papers"
 

@@ -16,9 +16,9 @@ import string
 from pathlib import Path
 from typing import Sequence
 
-from flows.config import Profile
-from flows.models import Paper
-from flows.textmatch import exact_key, tokens
+from paperdigest.config import Profile
+from paperdigest.models import Paper
+from paperdigest.ranking.textmatch import exact_key, tokens
 
 TOPICS: dict[str, list[str]] = {
     "quantization": ["quantization", "post-training quantization", "low-bit weights", "quantized models",

@@ -1,0 +1,5 @@
+"""``python -m paperdigest``: the command line."""
+
+from paperdigest.cli import entry
+
+entry()

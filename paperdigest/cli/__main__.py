@@ -1,0 +1,5 @@
+"""``python -m paperdigest.cli``."""
+
+from paperdigest.cli import entry
+
+entry()

@@ -1,0 +1,41 @@
+"""``paperdigest preview``: the next digest of one profile, rendered, with nothing recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from paperdigest.config import Config, Profile
+from paperdigest.models import DigestView, FeedEntry
+from paperdigest.pipeline import digest_day, select_for_profile, term_stats
+from paperdigest.store import Store
+
+
+def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) -> str:
+    """Rank what the profile has not seen yet, exactly as the next run would, and render it."""
+    from paperdigest.delivery.render import check_templates, render_html, render_markdown, render_text
+
+    check_templates(config.templates)
+    with Store(config.store_url) as store:
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now)
+    chosen = sel.chosen
+    day = digest_day(config, now)
+    view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,
+                      profile_title=profile.title, date=day, created=now, new_papers=len(sel.candidates),
+                      matched=sel.matched, items=tuple(chosen))
+    if fmt == "md":
+        return render_markdown(view, config.templates)
+    if fmt == "text":
+        return render_text(view, config.templates)
+    if fmt == "html":
+        return render_html(view, config.templates)
+    from paperdigest.delivery.feeds import render_feed
+    from paperdigest.store import paper_uid
+
+    entries = [FeedEntry(guid=f"{profile.name}/{paper_uid(it.paper)}", paper=it.paper, added=now,
+                         score=it.score, matches=it.matches) for it in chosen]
+    base = config.feed.base_url.rstrip("/") + "/"
+    return render_feed(entries, kind="rss", feed_id=f"urn:paperdigest:feed:{profile.name}",
+                       title=f"paperdigest: {profile.title} (preview)", link=base,
+                       self_url=f"{base}feeds/{profile.name}.xml",
+                       description="What the next digest would hold", updated=now,
+                       templates=config.templates).decode("utf-8")

@@ -1,0 +1,46 @@
+"""Schema upgrades, one function per version step, run in the transaction that opens the store."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from paperdigest.errors import StoreError
+from paperdigest.store.schema import SCHEMA_VERSION, meta, metadata, source_state
+
+
+def upgrade(conn: Connection, *, create: bool, where: str) -> None:
+    """Create a new store, or bring an older one up to ``SCHEMA_VERSION``; refuse what is not ours."""
+    insp = sa.inspect(conn)
+    tables = set(insp.get_table_names())
+    if "meta" not in tables:
+        if tables & {"papers", "snapshots"}:
+            raise StoreError(f"store {where}: not a paperdigest store (no schema version)")
+        if not create:
+            raise StoreError(f"store {where}: empty store")
+        metadata.create_all(conn)
+        conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        return
+    row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {where}: schema version {version} is newer than this "
+            f"paperdigest understands ({SCHEMA_VERSION}); upgrade paperdigest")
+    if version < 1:
+        raise StoreError(f"store {where}: unknown schema version {version}")
+    for v in range(version, SCHEMA_VERSION):
+        MIGRATIONS[v](conn)
+    if version != SCHEMA_VERSION:
+        conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Schema 2 added conditional-GET state per source and a warning per snapshot."""
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("snapshots")}
+    if "warning" not in cols:
+        conn.execute(sa.text("ALTER TABLE snapshots ADD COLUMN warning TEXT"))
+    source_state.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _v1_to_v2}

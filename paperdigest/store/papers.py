@@ -1,0 +1,217 @@
+"""Captures and papers: ingest (the diff against everything seen), paper queries, derived
+blobs (IDF statistics) and per-source conditional-GET state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from paperdigest.models import Listing, Paper
+from paperdigest.store.base import StoreBase
+from paperdigest.store.rows import chunks, paper_from_row, paper_uid, storable, utc
+from paperdigest.store.schema import blobs, papers, snapshots, source_state
+
+# The lookups of the diff: prepared once, so a chunk of 500 keys is only bound, not re-built.
+_PAPER_COLS = (papers.c.id, papers.c.arxiv_id, papers.c.title_key, papers.c.url, papers.c.authors,
+               papers.c.published, papers.c.upvotes, papers.c.ai_summary)
+_BY_ARXIV = sa.select(*_PAPER_COLS).where(papers.c.arxiv_id.in_(sa.bindparam("keys", expanding=True)))
+_BY_TITLE = (sa.select(*_PAPER_COLS).where(papers.c.title_key.in_(sa.bindparam("keys", expanding=True)))
+             .order_by(papers.c.id))
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    papers: int
+    new: int
+    duplicate: bool
+    new_ids: tuple[int, ...] = ()
+    snapshot_id: int | None = None
+
+
+
+class PaperStore(StoreBase):
+    """Ingest and paper queries."""
+
+    # -- ingest -----------------------------------------------------------------------
+
+    def is_duplicate(self, digest: str) -> bool:
+        with self._read() as conn:
+            q = sa.select(snapshots.c.id).where(snapshots.c.content_hash == digest, snapshots.c.error.is_(None))
+            return conn.execute(q.limit(1)).first() is not None
+
+    def ingest(self, listing: Listing, *, source: str, hash_: str, captured: datetime | None,
+               now: datetime, warning: str | None = None) -> IngestResult:
+        """Record one parsed capture and its papers in one transaction; report which are new."""
+        now = utc(now)
+        items = [storable(p) for p in listing.papers]
+        with self._write() as conn:
+            dup = conn.execute(sa.select(snapshots.c.id).where(
+                snapshots.c.content_hash == hash_, snapshots.c.error.is_(None)).limit(1)).first()
+            if dup is not None:
+                return IngestResult(source, len(listing.papers), 0, True)
+            snap_id = conn.execute(snapshots.insert().values(
+                content_hash=hash_, source=source, format=listing.format,
+                captured_at=utc(captured) if captured else None, ingested_at=now,
+                listing_date=listing.date, paper_count=len(listing.papers), new_count=0,
+                warning=warning)).inserted_primary_key[0]  # type: ignore[index]
+            new_ids = self._upsert_papers(conn, items, snap_id, now)
+            conn.execute(snapshots.update().where(snapshots.c.id == snap_id).values(new_count=len(new_ids)))
+        return IngestResult(source, len(listing.papers), len(new_ids), False, tuple(new_ids), snap_id)
+
+    def record_failure(self, *, source: str, hash_: str | None, error: str, now: datetime) -> None:
+        """Keep a trace of an input that could not be used (it never counts as a duplicate)."""
+        with self._write() as conn:
+            conn.execute(snapshots.insert().values(
+                content_hash=hash_ or "-", source=source, ingested_at=utc(now), paper_count=0,
+                new_count=0, error=error))
+
+    def _upsert_papers(self, conn: Connection, items: Sequence[Paper], snap_id: int, now: datetime) -> list[int]:
+        by_arxiv: dict[str, Any] = {}
+        by_title: dict[str, Any] = {}
+        keys = [p.title_key for p in items]  # folding a title is the costliest step here: once per paper
+        arxiv_ids = sorted({p.arxiv_id for p in items if p.arxiv_id})
+        title_keys = sorted(set(keys))
+        for chunk in chunks(arxiv_ids, 500):
+            for found in conn.execute(_BY_ARXIV, {"keys": list(chunk)}):
+                by_arxiv[found.arxiv_id] = found
+        for chunk in chunks(title_keys, 500):
+            for found in conn.execute(_BY_TITLE, {"keys": list(chunk)}):
+                by_title.setdefault(found.title_key, found)
+
+        seen_ids: list[int] = []
+        fills: list[dict[str, Any]] = []
+        inserts: list[dict[str, Any]] = []
+        for p, title_key in zip(items, keys):
+            row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
+            if row is None:
+                cand = by_title.get(title_key)
+                if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
+                    row = cand
+            if row is not None:
+                seen_ids.append(row.id)
+                fill = _fill_missing(row, p)
+                if fill:
+                    fill["b_id"] = row.id
+                    fills.append(fill)
+                continue
+            inserts.append({
+                "uid": paper_uid(p, title_key), "arxiv_id": p.arxiv_id, "title_key": title_key, "title": p.title,
+                "abstract": p.abstract, "url": p.url, "authors": json.dumps(list(p.authors)) if p.authors else None,
+                "published": utc(p.published) if p.published else None, "upvotes": p.upvotes,
+                "ai_summary": p.ai_summary, "first_seen": now, "last_seen": now, "seen_count": 1,
+                "first_snapshot_id": snap_id,
+            })
+        if seen_ids:
+            stmt = papers.update().where(papers.c.id == sa.bindparam("b_id")).values(
+                last_seen=now, seen_count=papers.c.seen_count + 1)
+            conn.execute(stmt, [{"b_id": i} for i in seen_ids])
+        for fill in fills:
+            values = {k: v for k, v in fill.items() if k != "b_id"}
+            conn.execute(papers.update().where(papers.c.id == fill["b_id"]).values(**values))
+        new_ids: list[int] = []
+        if inserts:
+            # New rows get ids above the current maximum (rowid on SQLite, a sequence elsewhere):
+            # reading them back by id range is one index range scan, not a lookup per paper.
+            # Rows another writer added meanwhile (PostgreSQL) are told apart by their uid.
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.id), 0))).scalar_one()
+            conn.execute(papers.insert(), inserts)
+            wanted = {r["uid"] for r in inserts}
+            id_by_uid: dict[str, int] = {}
+            for row in conn.execute(sa.select(papers.c.id, papers.c.uid).where(papers.c.id > before)):
+                if row.uid in wanted:
+                    id_by_uid[row.uid] = row.id
+            new_ids = [id_by_uid[r["uid"]] for r in inserts]
+        return new_ids
+
+    # -- papers -----------------------------------------------------------------------
+
+    def paper_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())
+
+    def max_paper_id(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.id), 0))).scalar_one())
+
+    def papers_after(self, paper_id: int, *, limit: int | None = None) -> list[tuple[int, Paper]]:
+        """Papers with an id above ``paper_id`` (ids grow with first sight), oldest first."""
+        with self._read() as conn:
+            q = sa.select(papers).where(papers.c.id > paper_id).order_by(papers.c.id)
+            if limit:
+                q = q.limit(limit)
+            return [(row.id, paper_from_row(row)) for row in conn.execute(q)]
+
+    def first_paper_seen_since(self, since: datetime) -> int:
+        """The cursor that makes a new profile's first digest cover papers first seen since ``since``."""
+        with self._read() as conn:
+            q = sa.select(sa.func.min(papers.c.id)).where(papers.c.first_seen >= utc(since))
+            first = conn.execute(q).scalar_one_or_none()
+            if first is None:
+                return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(papers.c.id), 0))).scalar_one())
+            return int(first) - 1
+
+    # -- blobs (derived data such as IDF statistics) ------------------------------------
+
+    def load_blob(self, key: str) -> tuple[str, int] | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(blobs.c.value, blobs.c.version).where(blobs.c.key == key)).first()
+            return (row.value, row.version) if row else None
+
+    def save_blob(self, key: str, value: str, version: int) -> None:
+        """Save unless a newer version is already there (another run got further)."""
+        with self._write() as conn:
+            row = conn.execute(sa.select(blobs.c.version).where(blobs.c.key == key)).first()
+            if row is None:
+                conn.execute(blobs.insert().values(key=key, value=value, version=version))
+            elif row.version < version:
+                conn.execute(blobs.update().where(blobs.c.key == key).values(value=value, version=version))
+
+    # -- source state (conditional GET) --------------------------------------------------
+
+    def source_validators(self, source: str) -> tuple[str | None, str | None]:
+        with self._read() as conn:
+            row = conn.execute(sa.select(source_state.c.etag, source_state.c.last_modified)
+                               .where(source_state.c.source == source)).first()
+            return (row.etag, row.last_modified) if row else (None, None)
+
+    def save_source_validators(self, source: str, etag: str | None, last_modified: str | None,
+                               now: datetime) -> None:
+        with self._write() as conn:
+            n = conn.execute(source_state.update().where(source_state.c.source == source).values(
+                etag=etag, last_modified=last_modified, updated_at=utc(now))).rowcount
+            if not n:
+                conn.execute(source_state.insert().values(source=source, etag=etag, last_modified=last_modified,
+                                                          updated_at=utc(now)))
+
+    def recent_paper_counts(self, source: str, n: int = 10) -> list[int]:
+        """Paper counts of the source's last good captures: the baseline for "suspiciously short"."""
+        with self._read() as conn:
+            q = (sa.select(snapshots.c.paper_count)
+                 .where(snapshots.c.source == source, snapshots.c.error.is_(None))
+                 .order_by(snapshots.c.id.desc()).limit(n))
+            return [int(r[0]) for r in conn.execute(q)]
+
+
+def _fill_missing(row: Any, p: Paper) -> dict[str, Any]:
+    """Fields a later source knows that the first one did not (an arXiv id, authors, ...)."""
+    fill: dict[str, Any] = {}
+    if p.arxiv_id and not row.arxiv_id:
+        fill["arxiv_id"] = p.arxiv_id
+    if p.url and not row.url:
+        fill["url"] = p.url
+    if p.authors and not row.authors:
+        fill["authors"] = json.dumps(list(p.authors))
+    if p.published and not row.published:
+        fill["published"] = utc(p.published)
+    if p.upvotes is not None and p.upvotes != row.upvotes:
+        fill["upvotes"] = p.upvotes
+    if p.ai_summary and not row.ai_summary:
+        fill["ai_summary"] = p.ai_summary
+    return fill

@@ -1,0 +1,122 @@
+"""The store's tables (SQLAlchemy Core) and the schema version they make.
+
+A change here needs a step in :mod:`paperdigest.store.migrations` and a higher ``SCHEMA_VERSION``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 2
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+snapshots = sa.Table(
+    "snapshots", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("format", sa.String(16)),
+    sa.Column("captured_at", sa.DateTime(timezone=True)),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("listing_date", sa.Date),
+    sa.Column("paper_count", sa.Integer, nullable=False, default=0),
+    sa.Column("new_count", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text),
+    sa.Column("warning", sa.Text),  # added in schema 2
+    sa.Index("ix_snapshots_ok_hash", "content_hash", unique=True,
+             sqlite_where=sa.text("error IS NULL"), postgresql_where=sa.text("error IS NULL")),
+    sa.Index("ix_snapshots_source", "source", "id"),
+)
+
+papers = sa.Table(
+    "papers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(96), nullable=False, unique=True),
+    sa.Column("arxiv_id", sa.String(32), unique=True),
+    sa.Column("title_key", sa.Text, nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("abstract", sa.Text, nullable=False),
+    sa.Column("url", sa.Text),
+    sa.Column("authors", sa.Text),  # JSON list
+    sa.Column("published", sa.DateTime(timezone=True)),
+    sa.Column("upvotes", sa.Integer),
+    sa.Column("ai_summary", sa.Text),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seen_count", sa.Integer, nullable=False, default=1),
+    sa.Column("first_snapshot_id", sa.Integer),
+)
+
+# The lookups of the diff: prepared once, so a chunk of 500 keys is only bound, not re-built.
+
+profile_state = sa.Table(
+    "profile_state", metadata,
+    sa.Column("profile", sa.String(64), primary_key=True),
+    sa.Column("cursor", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+digests = sa.Table(
+    "digests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("profile", sa.String(64), nullable=False, index=True),
+    sa.Column("profile_title", sa.Text, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("new_papers", sa.Integer, nullable=False),
+    sa.Column("matched", sa.Integer, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False, default="[]"),
+    sa.Column("markdown_path", sa.Text),
+)
+
+digest_items = sa.Table(
+    "digest_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest_id", sa.Integer, sa.ForeignKey("digests.id"), nullable=False, index=True),
+    sa.Column("profile", sa.String(64), nullable=False),
+    sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("matches", sa.Text, nullable=False),  # JSON list of [term, where, contribution]
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("profile", "paper_id", name="uq_digest_items_profile_paper"),
+)
+
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest_id", sa.Integer, sa.ForeignKey("digests.id"), nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),  # pending|sending|sent|failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("channel", sa.String(16)),  # smtp|outbox
+    sa.UniqueConstraint("digest_id", "recipient", name="uq_deliveries_digest_recipient"),
+    sa.Index("ix_deliveries_status", "status"),
+)
+
+source_state = sa.Table(  # added in schema 2
+    "source_state", metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+
+blobs = sa.Table(
+    "blobs", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+)
