@@ -37,7 +37,7 @@ screenshot: $(STAMP)
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip freeze --exclude-editable | grep -v -i '^paperdigest' > requirements.lock
+	$(BIN)/pip freeze --all --exclude-editable | grep -v -i -e '^paperdigest' -e '^pip==' > requirements.lock
 
 clean:
 	rm -rf $(VENV) var

@@ -33,6 +33,9 @@ def run(config_path: str | None, snapshots: tuple[str, ...], as_json: bool, with
         report = run_digest(config, extra_snapshots=snapshots, now=now)
         data = report.to_json()
     else:
+        from paperdigest.delivery.render import check_templates
+
+        check_templates(config.templates, now)  # before Prefect's server starts: fail in a moment
         from paperdigest.flows.digest import run_flow
 
         data = run_flow(str(config.path), list(snapshots), now)

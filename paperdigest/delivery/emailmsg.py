@@ -1,6 +1,6 @@
 """Build the email for one recipient of a digest: headers per recipient, bodies per digest.
 
-Render the text and HTML parts once per digest (:mod:`flows.render`) and call
+Render the text and HTML parts once per digest (:mod:`paperdigest.delivery.render`) and call
 :func:`build_email` for each recipient; it only sets headers around the shared bodies.
 Every header value passes through :func:`header_text`, so nothing a profile title or a
 paper holds can add a header line (CR, LF and other controls are dropped).

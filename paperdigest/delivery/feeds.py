@@ -2,7 +2,7 @@
 
 Output is deterministic: the same entries and ``updated`` give the same bytes (feedgen would
 otherwise stamp the build time), entries keep the order given (feedgen prepends by default),
-and every text passes through :mod:`flows.textsafe` first, so the XML stays well-formed
+and every text passes through :mod:`paperdigest.delivery.textsafe` first, so the XML stays well-formed
 whatever a title holds (XML 1.0 forbids most control characters; lxml escapes the rest).
 
 Ids: RSS ``<guid isPermaLink="false">`` is the entry's guid as it is. An Atom id must be an

@@ -2,9 +2,9 @@
 
 What a caller should do with each error ``send()`` raises:
 
-* :class:`~flows.errors.TransientDeliveryError` - try again later: a 4xx reply, a timeout, a
+* :class:`~paperdigest.errors.TransientDeliveryError` - try again later: a 4xx reply, a timeout, a
   refused or dropped connection, a TLS handshake that broke off, an unparseable reply.
-* :class:`~flows.errors.PermanentDeliveryError` - do not retry unchanged: a 5xx reply, and also
+* :class:`~paperdigest.errors.PermanentDeliveryError` - do not retry unchanged: a 5xx reply, and also
   a refused login (535) or an untrusted/mismatched server certificate, because retrying with the
   same password or trust store cannot succeed.
 

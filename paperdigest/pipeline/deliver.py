@@ -21,8 +21,6 @@ from paperdigest.store import Store
 log = logging.getLogger("paperdigest")
 
 
-# --------------------------------------------------------------------------- delivery
-
 
 class Sender(Protocol):
     def send(self, msg: Any, *, sender: str, to: str) -> None: ...

@@ -16,8 +16,6 @@ from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputR
 from paperdigest.store import DigestRecord, Store
 
 
-# --------------------------------------------------------------------------- a whole run
-
 
 @dataclass
 class DigestReport:
@@ -96,7 +94,7 @@ def assemble_report(store: Store, config: Config, snapshots: list[InputReport], 
 def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: datetime,
                open_sender: Callable[[], Any] | None = None, http_client: Any = None,
                sleep: Callable[[float], None] | None = None) -> RunReport:
-    """One whole run without Prefect (the flow in ``flows.digest`` runs the same steps as tasks).
+    """One whole run without Prefect (the flow in ``flows/digest.py`` runs the same steps as tasks).
     ``sleep`` is how fetch retries wait (tests pass a recorder)."""
     from paperdigest.delivery.render import check_templates
 

@@ -42,7 +42,7 @@ def aware(value: datetime | None) -> datetime | None:
 
 def storable(p: Paper) -> Paper:
     """The paper without what SQL text cannot hold. A JSON feed can spell NUL or a lone
-    surrogate; every output drops them anyway (flows.textsafe), so the store drops them too."""
+    surrogate; every output drops them anyway (delivery.textsafe), so the store drops them too."""
     text = "".join((p.title, p.abstract, p.url or "", p.ai_summary or "", *p.authors))
     if "\x00" not in text:
         try:
