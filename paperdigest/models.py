@@ -81,13 +81,20 @@ class Listing:
 
 @dataclass(frozen=True)
 class Match:
-    """Why a paper is in a digest: one keyword, where it matched, what it contributed."""
+    """Why a paper is in a digest: one keyword, where it matched, what it contributed; or, with
+    ``where`` "meaning", how close the paper is to what the reader described or liked."""
 
     term: str
-    where: str  # "title", "abstract" or "title+abstract"
+    where: str  # "title", "abstract", "title+abstract", or "meaning" (then ``term`` says it in words)
     contribution: float
 
+    @property
+    def is_keyword(self) -> bool:
+        return self.where != "meaning"
+
     def describe(self) -> str:
+        if not self.is_keyword:
+            return f"{self.term} (+{self.contribution:.2f})"
         return f"{self.term} ({self.where}, +{self.contribution:.2f})"
 
 
@@ -99,7 +106,8 @@ class RankedItem:
 
     @property
     def matched(self) -> list[str]:
-        return [m.term for m in self.matches]
+        """The keywords that matched (empty for a paper that entered by meaning alone)."""
+        return [m.term for m in self.matches if m.is_keyword]
 
     def why(self) -> str:
         """The short "why you see this" line every output shows."""

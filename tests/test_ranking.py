@@ -23,14 +23,14 @@ from paperdigest.ranking.lexical import (
     TITLE_WEIGHT,
     TermStats,  # re-exported by lexical
     _idf,
-    _index,
-    _keyword,
-    _Terms,
     item_to_json,
     items_to_json,
     rank,
     select,
 )
+from paperdigest.ranking.index import Terms as _Terms
+from paperdigest.ranking.index import index as _index
+from paperdigest.ranking.index import keyword_terms as _keyword
 from paperdigest.ranking.textmatch import analyse_keyword, exact_key, stem_key, surface_tokens, tokens
 
 FILLER_WORDS = ("we study a new benchmark for language models and report results on several "
@@ -346,11 +346,13 @@ def test_scanner_counts_agree_with_a_naive_reference(docs: list[tuple[list[str],
     prof = _profile({"x": 1})
     for kw in keywords:
         _keyword(prof, " ".join(kw), terms)
-    postings, title_lengths, lengths = _index(papers, terms)
-    assert title_lengths == [len(tokens(p.title)) for p in papers]
-    assert lengths == [len(tokens(p.abstract)) for p in papers]
+    postings = _index(papers, terms)
+    assert postings.title_lengths.tolist() == [len(tokens(p.title)) for p in papers]
+    assert postings.abstract_lengths.tolist() == [len(tokens(p.abstract)) for p in papers]
     for tid, keys in enumerate(terms.keys):
-        got = {d: (a, b) for d, a, b in postings[tid]}
+        s = postings.of(tid)
+        got = {d: (a, b) for d, a, b in zip(postings.paper[s].tolist(), postings.tf_title[s].tolist(),
+                                             postings.tf_abstract[s].tolist())}
         want = {d: c for d, p in enumerate(papers) if any(c := _reference_counts(p.title, p.abstract, keys))}
         assert got == want, keys
 

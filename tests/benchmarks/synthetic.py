@@ -355,3 +355,46 @@ def write_config(profiles: Sequence[Profile], path: Path | str, store: Path | st
             lines.append("exclude = [" + ", ".join(_toml_str(x) for x in p.exclude) + "]\n")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+# Words and phrases every abstract is full of: what real, broad profiles also contain ("of the",
+# "chain of thought", "language models show", "effectiveness"), in the forms the texts use.
+BROAD_TERMS = (
+    "approach", "framework", "experiments", "results", "analysis", "method", "benchmark", "performance",
+    "in this paper", "of the", "we propose", "our method achieves", "extensive experiments",
+    "existing", "promising direction", "future research", "theoretical analysis", "open problems",
+    "without additional supervision", "little overhead", "key idea", "ablation studies",
+)
+
+
+# Synonyms as a reader writes them for everyday words.
+BROAD_SYNONYMS = (
+    "results|findings", "method|approach", "benchmark|benchmarks", "experiments|evaluation",
+    "framework|pipeline", "performance|accuracy", "analysis|study", "training|pretraining",
+)
+
+
+def broad_keyword(rng: random.Random, v: _Vocab) -> str:
+    """A keyword a reader writes from everyday words: frequent in every listing."""
+    r = rng.random()
+    if r < 0.45:
+        return rng.choice(BROAD_TERMS)
+    if r < 0.7:  # one of the most popular topic phrases
+        return rng.choice(TOPICS[v.topics[rng.randrange(6)]])
+    if r < 0.85:  # a popular generic phrase
+        return v.phrases[rng.randrange(40)]
+    return rng.choice(BROAD_SYNONYMS)
+
+
+def broad_profiles(n: int, seed: int = 0, keywords: int = 8, start: int = 0) -> list[Profile]:
+    """``n`` broad profiles: mostly frequent words and phrases, so each matches most papers."""
+    rng = random.Random(seed + 2_000_003)
+    v = _vocab(seed)
+    out: list[Profile] = []
+    for i in range(start, start + n):
+        kw: dict[str, float] = {}
+        while len(kw) < keywords:
+            kw[broad_keyword(rng, v) if rng.random() < 0.75 else synthetic_keyword(rng, v)] = \
+                float(rng.choice((1, 1, 1.5, 2, 2, 3)))
+        out.append(Profile(name=f"b{i:05d}", title=f"Broad profile {i}", keywords=kw))
+    return out

@@ -1,0 +1,136 @@
+"""A ranking of papers for many profiles at once: keyword scores for every (paper, profile)
+pair, fused with meaning where a profile has a description or liked papers, then each
+profile's list cut to its best and explained.
+
+Profiles are taken a block at a time, so memory stays bounded (papers x block) however many
+profiles there are; within a block everything is array work except the items a list shows.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from paperdigest.config import Profile
+from paperdigest.models import Match, Paper, RankedItem
+from paperdigest.ranking.lexical import score, tie_order
+from paperdigest.ranking.semantic import ENTRY, FEEDBACK, MIN_REFERENCE, Meaning, Space
+from paperdigest.ranking.termstats import TermStats
+
+BLOCK = 256  # profiles scored together: papers x BLOCK float64 scores at a time
+
+
+@dataclass
+class Ranked:
+    """One profile's list: its best items (at most the limit asked for), and how many papers it
+    lists in all, before the limit."""
+
+    items: list[RankedItem]
+    listed: int
+
+
+def rank_profiles(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats | None = None, *,
+                  limit: int | None = None, min_score: bool = False, meaning: Meaning | None = None
+                  ) -> dict[str, Ranked]:
+    """Rank ``papers`` for every profile: best first, ties on the casefolded title then the arXiv
+    id. ``limit`` caps each list; ``min_score`` drops items below the profile's ``min_score``
+    (a digest's rule; ``paperdigest rank`` lists every match). With ``meaning``, a profile that
+    has a description or liked papers is ranked by keywords and meaning together
+    (:mod:`paperdigest.ranking.semantic`); the others exactly as without it."""
+    was_enabled = gc.isenabled()
+    gc.disable()  # many small acyclic objects: cyclic GC passes would only cost
+    try:
+        return _rank(papers, profiles, stats, limit, min_score, meaning)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats | None, limit: int | None,
+          min_score: bool, meaning: Meaning | None) -> dict[str, Ranked]:
+    lexical = score(papers, profiles, stats)
+    ties = tie_order(papers)
+    space = Space(meaning) if meaning is not None and any(meaning.wants(p.name) for p in profiles) else None
+    out: dict[str, Ranked] = {}
+    for start in range(0, len(profiles), BLOCK):
+        stop = min(start + BLOCK, len(profiles))
+        scores, excluded = lexical.block(start, stop)
+        if excluded.any():
+            scores[excluded] = 0.0
+        fused = _with_meaning(space, profiles, start, scores, excluded)
+        for k, j in enumerate(range(start, stop)):
+            prof = profiles[j]
+            col = scores[:, k]
+            if k in fused:
+                total, extra, keep, words = fused[k]
+            else:
+                total, extra, keep, words = col, None, col > 0, None
+            if min_score and prof.min_score > 0:
+                keep = keep & (total >= prof.min_score)
+            rows = np.flatnonzero(keep)
+            chosen = _best(rows, total, ties, limit)
+            explained = lexical.reasons(j, chosen)
+            notes = words(chosen) if words is not None else None
+            items = []
+            for i, (d, (s, ms)) in enumerate(zip(chosen.tolist(), explained)):
+                if extra is not None and notes is not None:
+                    bonus = float(extra[d])
+                    s, ms = s + bonus, _merged(ms, Match(notes[i], "meaning", bonus))
+                items.append((-s, int(ties[d]), RankedItem(papers[d], s, ms)))
+            items.sort(key=lambda it: it[:2])
+            out[prof.name] = Ranked([it[2] for it in items][:limit], len(rows))
+    return out
+
+
+def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, scores: np.ndarray,
+                  excluded: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
+    """For the block's profiles that have a description or liked papers: (total score, meaning
+    contribution, which papers are listed, a function that words the reasons), by column."""
+    if space is None:
+        return {}
+    wanted = [k for k in range(scores.shape[1]) if space.meaning.wants(profiles[start + k].name)]
+    if not wanted:
+        return {}
+    queries = []
+    for k in wanted:
+        col = scores[:, k]
+        matched = np.flatnonzero(col > 0)
+        best = matched[np.argsort(-col[matched], kind="stable")[:FEEDBACK]] if len(matched) else matched
+        queries.append(space.query(profiles[start + k].name, best))
+    pct = space.percentiles(np.vstack(queries))
+    known = np.linalg.norm(space.papers, axis=1) > 0
+    can_enter = known & (space.n_reference >= MIN_REFERENCE)
+    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]] = {}
+    for i, k in enumerate(wanted):
+        col = scores[:, k]
+        matched = col > 0
+        scale = float(col.max()) if matched.any() else 1.0
+        p = np.where(known, pct[:, i], 0.0)
+        extra = p * scale
+        keep = matched | (can_enter & (p >= ENTRY) & ~excluded[:, k])
+        name = profiles[start + k].name
+
+        def words(rows: np.ndarray, name: str = name, p: np.ndarray = p) -> list[str]:
+            return space.explain(name, rows, p[rows], space.n_reference) if len(rows) else []
+
+        out[k] = (col + extra, extra, keep, words)
+    return out
+
+
+def _merged(matches: tuple[Match, ...], note: Match) -> tuple[Match, ...]:
+    """The keyword reasons and the meaning reason, best first (the keywords first on a tie)."""
+    return tuple(sorted((*matches, note), key=lambda m: -m.contribution))
+
+
+def _best(rows: np.ndarray, scores: np.ndarray, ties: np.ndarray, limit: int | None) -> np.ndarray:
+    """The rows of the ``limit`` best scores (every row tied with the last one too: the exact
+    scores and the tie order decide among them)."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    values = scores[rows]
+    cut = np.partition(values, len(values) - limit)[len(values) - limit]
+    return rows[values >= cut]
