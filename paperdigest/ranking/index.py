@@ -11,11 +11,12 @@ are followed word by word, and only where their first two words occur.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from itertools import chain
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from paperdigest.config import Profile
 from paperdigest.errors import ConfigError
@@ -76,120 +77,6 @@ def keyword_terms(profile: Profile, text: str, terms: Terms, what: str = "keywor
     return out
 
 
-class _Scanner:
-    """Counts term occurrences in a field with set operations over its surface tokens.
-
-    The first time a surface token is met, its keys are computed and it is filed under the
-    one-word terms it matches and, paired with every known surface of a phrase's other first
-    key, under the surface bigrams that start a phrase. A field is then searched with one
-    intersection over its distinct tokens and one over its bigrams; Python-level work happens
-    only for what is found.
-    """
-
-    def __init__(self, terms: Terms) -> None:
-        self.terms = terms
-        self.keys_of: dict[bytes, tuple[str, str]] = {}
-        self.known: set[bytes] = set()
-        self.uni_terms: dict[bytes, list[int]] = {}
-        self.uni_set: set[bytes] = set()
-        self.pair_nodes: dict[tuple[bytes, bytes], list[_Node]] = {}
-        self.pair_set: set[tuple[bytes, bytes]] = set()
-        self.first_of: dict[str, list[tuple[str, _Node]]] = {}
-        self.second_of: dict[str, list[tuple[str, _Node]]] = {}
-        for (k1, k2), node in terms.bi.items():
-            self.first_of.setdefault(k1, []).append((k2, node))
-            self.second_of.setdefault(k2, []).append((k1, node))
-        self.surfaces_of: dict[str, list[bytes]] = {}
-
-    def _learn(self, surface: bytes, keys: tuple[str, str]) -> None:
-        self.keys_of[surface] = keys
-        uni = self.terms.uni
-        for k in keys:
-            if k in uni:
-                self.uni_terms.setdefault(surface, []).extend(uni[k])
-                self.uni_set.add(surface)
-            if k in self.first_of or k in self.second_of:
-                self.surfaces_of.setdefault(k, []).append(surface)
-        for k in keys:
-            for k2, node in self.first_of.get(k, ()):
-                for s2 in self.surfaces_of.get(k2, ()):
-                    self._pair(surface, s2, node)
-            for k1, node in self.second_of.get(k, ()):
-                for s1 in self.surfaces_of.get(k1, ()):
-                    self._pair(s1, surface, node)
-
-    def _pair(self, s1: bytes, s2: bytes, node: _Node) -> None:
-        nodes = self.pair_nodes.setdefault((s1, s2), [])
-        if not any(n is node for n in nodes):
-            nodes.append(node)
-            self.pair_set.add((s1, s2))
-
-    def scan(self, title: list[bytes], abstract: list[bytes]) -> dict[int, int]:
-        """Term id -> title tf x TF_SHIFT + abstract tf, for one paper (one int: cheaper to
-        collect than a pair, and a field never holds 2**20 tokens)."""
-        counts: dict[int, int] = {}
-        toks = title + [b""] + abstract  # b"" is never a token: no phrase spans the two fields
-        n_title = len(title)
-        distinct = set(toks)
-        if not distinct.issubset(self.known):
-            new = [surface for surface in distinct - self.known if surface]
-            for surface, keys in zip(new, surface_keys_many(new), strict=True):
-                self._learn(surface, keys)
-            self.known |= distinct
-        words = self.uni_set.intersection(distinct)
-        if words:
-            in_title = Counter(title)
-            in_abstract = Counter(abstract)
-            get = counts.get
-            for surface in words:
-                packed = in_title[surface] * TF_SHIFT + in_abstract[surface]
-                for tid in self.uni_terms[surface]:
-                    counts[tid] = get(tid, 0) + packed
-        pairs = list(zip(toks, toks[1:]))
-        found = self.pair_set.intersection(pairs)
-        if not found:
-            return counts
-        title_pairs = Counter(pairs[:n_title])  # the pair (last title word, b"") is no phrase
-        abstract_pairs = Counter(pairs[n_title:])
-        last = len(toks) - 1
-        for pair in found:
-            nodes = self.pair_nodes[pair]
-            packed = title_pairs[pair] * TF_SHIFT + abstract_pairs[pair]
-            longer = False
-            for node in nodes:
-                longer = longer or bool(node.children)
-                for tid in node.ends:  # two-word phrases: the pair counts are their counts
-                    counts[tid] = counts.get(tid, 0) + packed
-            if not longer:
-                continue
-            s1, s2 = pair
-            i = -1
-            for _ in range(toks.count(s1)):
-                i = toks.index(s1, i + 1)
-                if i < last and toks[i + 1] == s2:
-                    field_ix = 0 if i < n_title else 1
-                    for node in nodes:
-                        if node.children:
-                            self._descend(node, toks, i + 2, field_ix, counts)
-        return counts
-
-    def _walk(self, node: _Node, toks: list[bytes], i: int, field_ix: int, counts: dict[int, int]) -> None:
-        """Count the phrases ending at ``node`` (matched up to position ``i``), then go on."""
-        one = TF_SHIFT if field_ix == 0 else 1
-        for tid in node.ends:
-            counts[tid] = counts.get(tid, 0) + one
-        if node.children:
-            self._descend(node, toks, i, field_ix, counts)
-
-    def _descend(self, node: _Node, toks: list[bytes], i: int, field_ix: int, counts: dict[int, int]) -> None:
-        """Follow the phrases under ``node`` that continue with the token at position ``i``."""
-        if i < len(toks) and toks[i]:
-            for key in self.keys_of[toks[i]]:
-                child = node.children.get(key)
-                if child is not None:
-                    self._walk(child, toks, i + 1, field_ix, counts)
-
-
 @dataclass
 class Postings:
     """Every match of every term, grouped by term (papers ascending within a term)."""
@@ -209,30 +96,144 @@ class Postings:
 
 
 def index(papers: Sequence[Paper], terms: Terms) -> Postings:
-    """Search every paper for every term, once."""
-    tids: list[int] = []
-    docs: list[int] = []
-    packed: list[int] = []
-    title_lengths: list[int] = []
-    lengths: list[int] = []
-    scanner = _Scanner(terms)
-    for d, p in enumerate(papers):
-        title = surface_tokens(p.title)
-        abstract = surface_tokens(p.abstract)
-        title_lengths.append(len(title))
-        lengths.append(len(abstract))
-        counts = scanner.scan(title, abstract)
-        if counts:
-            tids.extend(counts)
-            packed.extend(counts.values())
-            docs.extend([d] * len(counts))
-    tid_arr = np.array(tids, dtype=np.int32)
-    tf = np.array(packed, dtype=np.int64)[np.argsort(tid_arr, kind="stable")]
-    order = np.argsort(tid_arr, kind="stable")  # papers stay ascending within a term
-    counts = np.bincount(tid_arr, minlength=len(terms.keys))
-    starts = np.zeros(len(terms.keys) + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    return Postings(starts=starts, paper=np.array(docs, dtype=np.int32)[order],
+    """Search every paper for every term, once, with array operations.
+
+    Every distinct surface token gets an id and its keys (stem and exact) once. A field is a run
+    of token ids; one-word terms are counted as a sparse product (papers x tokens) x (tokens x
+    terms). Two-word phrases the same way over the ids of adjacent token pairs, and a phrase of
+    three words or more is followed token by token from where its first two words occur.
+    """
+    n = len(papers)
+    titles = [surface_tokens(p.title) for p in papers]
+    abstracts = [surface_tokens(p.abstract) for p in papers]
+    surfaces = list(set(chain.from_iterable(titles)).union(chain.from_iterable(abstracts)))
+    vocab = {s: i for i, s in enumerate(surfaces)}
+    keys = surface_keys_many(surfaces)
+    fields = [_Field(toks, vocab, n) for toks in (titles, abstracts)]
+    n_terms = len(terms.keys)
+
+    # One-word terms: which terms each surface token matches (by either of its keys).
+    rows, cols = [], []
+    for sid, pair in enumerate(keys):
+        for k in pair:
+            for tid in terms.uni.get(k, ()):
+                rows.append(sid)
+                cols.append(tid)
+    word_terms = _binary(rows, cols, (len(surfaces), n_terms))
+    counts = [f.tokens_per_paper(len(surfaces)) @ word_terms for f in fields]
+
+    # Phrases: the surface pairs that can start one, then their two-word terms and their longer ones.
+    by_key: dict[str, list[int]] = {}
+    for sid, pair in enumerate(keys):
+        for k in pair:
+            by_key.setdefault(k, []).append(sid)
+    pair_nodes: dict[int, list[_Node]] = {}
+    width = len(surfaces)
+    for (k1, k2), node in terms.bi.items():
+        for s1 in by_key.get(k1, ()):
+            for s2 in by_key.get(k2, ()):
+                pair_nodes.setdefault(s1 * width + s2, []).append(node)
+    if pair_nodes:
+        codes = np.fromiter(pair_nodes, dtype=np.int64, count=len(pair_nodes))
+        codes.sort()
+        rows, cols = [], []
+        for c, code in enumerate(codes.tolist()):
+            for node in pair_nodes[code]:
+                for tid in node.ends:
+                    rows.append(c)
+                    cols.append(tid)
+        pair_terms = _binary(rows, cols, (len(codes), n_terms))
+        longer = np.array([any(node.children for node in pair_nodes[code]) for code in codes.tolist()])
+        firsts = np.zeros(width, dtype=bool)
+        firsts[codes // width] = True
+        for i, field_toks in enumerate((titles, abstracts)):
+            docs, code_ix, positions = fields[i].pairs_in(codes, width, firsts)
+            counts[i] = counts[i] + _count(docs, code_ix, (n, len(codes))) @ pair_terms
+            go_on = longer[code_ix]
+            if go_on.any():
+                found = zip(docs[go_on].tolist(), code_ix[go_on].tolist(), positions[go_on].tolist())
+                counts[i] = counts[i] + _follow(found, codes, pair_nodes, field_toks, vocab, keys, n, n_terms)
+
+    # Postings by term: title and abstract counts packed into one sparse matrix, by column.
+    packed = (counts[0].astype(np.int64) * TF_SHIFT + counts[1].astype(np.int64)).tocsc()
+    packed.sum_duplicates()
+    packed.sort_indices()
+    packed.eliminate_zeros()
+    tf = packed.data
+    return Postings(starts=packed.indptr.astype(np.int64), paper=packed.indices.astype(np.int32),
                     tf_title=(tf >> 20).astype(np.int32), tf_abstract=(tf & (TF_SHIFT - 1)).astype(np.int32),
-                    title_lengths=np.array(title_lengths, dtype=np.float64),
-                    abstract_lengths=np.array(lengths, dtype=np.float64))
+                    title_lengths=fields[0].lengths.astype(np.float64),
+                    abstract_lengths=fields[1].lengths.astype(np.float64))
+
+
+class _Field:
+    """One field (title or abstract) of every paper as token ids: one flat run, and its papers."""
+
+    def __init__(self, toks: list[list[bytes]], vocab: dict[bytes, int], n: int) -> None:
+        self.lengths = np.fromiter(map(len, toks), dtype=np.int64, count=n)
+        total = int(self.lengths.sum())
+        self.ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(toks)), dtype=np.int64, count=total)
+        self.docs = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)])[:-1]
+        self.n = n
+
+    def tokens_per_paper(self, n_surfaces: int) -> sp.csr_matrix:
+        return _count(self.docs, self.ids, (self.n, n_surfaces))
+
+    def pairs_in(self, codes: np.ndarray, width: int, firsts: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(paper, index into ``codes``, position in the paper's field) of every adjacent pair of
+        tokens whose code (first id x width + second id) is in the sorted ``codes``; ``firsts``
+        marks the ids that start any code (a cheap filter before the search)."""
+        if len(self.ids) < 2:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        at = np.flatnonzero(firsts[self.ids[:-1]] & (self.docs[:-1] == self.docs[1:]))
+        pair = self.ids[at] * width + self.ids[at + 1]
+        where = np.searchsorted(codes, pair)
+        where[where == len(codes)] = 0
+        hit = codes[where] == pair
+        at, where = at[hit], where[hit]
+        docs = self.docs[at]
+        return docs, where, at - self.starts[docs]
+
+
+def _binary(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+    m.data[:] = 1  # a surface matching a term by both keys still counts once
+    return m
+
+
+def _count(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """How often each (row, col) occurs, as a sparse matrix (duplicates add up)."""
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
+
+
+def _follow(found: Iterable[tuple[int, int, int]], codes: np.ndarray, pair_nodes: dict[int, list[_Node]],
+            toks: list[list[bytes]], vocab: dict[bytes, int], keys: list[tuple[str, str]],
+            n: int, n_terms: int) -> sp.csr_matrix:
+    """Counts of the phrases of three words or more, followed from where their first pair occurs."""
+    counter: dict[tuple[int, int], int] = {}
+
+    def walk(node: _Node, doc: int, field: list[bytes], i: int) -> None:
+        for tid in node.ends:
+            counter[(doc, tid)] = counter.get((doc, tid), 0) + 1
+        if node.children and i < len(field):
+            for key in keys[vocab[field[i]]]:
+                child = node.children.get(key)
+                if child is not None:
+                    walk(child, doc, field, i + 1)
+
+    for doc, c, pos in found:
+        field = toks[doc]
+        if pos + 2 >= len(field):
+            continue
+        for node in pair_nodes[int(codes[c])]:
+            for key in keys[vocab[field[pos + 2]]]:
+                child = node.children.get(key)
+                if child is not None:
+                    walk(child, doc, field, pos + 3)
+    if not counter:
+        return sp.csr_matrix((n, n_terms), dtype=np.int64)
+    (docs, tids), values = zip(*counter.keys()), list(counter.values())
+    return sp.csr_matrix((np.array(values, dtype=np.int64), (docs, tids)), shape=(n, n_terms))

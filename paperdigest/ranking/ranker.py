@@ -61,7 +61,7 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
         scores, excluded = lexical.block(start, stop)
         if excluded.any():
             scores[excluded] = 0.0
-        fused = _with_meaning(space, profiles, start, scores, excluded)
+        fused = _with_meaning(space, profiles, start, scores, excluded, ties)
         for k, j in enumerate(range(start, stop)):
             prof = profiles[j]
             col = scores[:, k]
@@ -87,7 +87,7 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
 
 
 def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, scores: np.ndarray,
-                  excluded: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
+                  excluded: np.ndarray, ties: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]]:
     """For the block's profiles that have a description or liked papers: (total score, meaning
     contribution, which papers are listed, a function that words the reasons), by column."""
     if space is None:
@@ -95,30 +95,35 @@ def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, 
     wanted = [k for k in range(scores.shape[1]) if space.meaning.wants(profiles[start + k].name)]
     if not wanted:
         return {}
-    queries = []
-    for k in wanted:
-        col = scores[:, k]
-        matched = np.flatnonzero(col > 0)
-        best = matched[np.argsort(-col[matched], kind="stable")[:FEEDBACK]] if len(matched) else matched
-        queries.append(space.query(profiles[start + k].name, best))
-    pct = space.percentiles(np.vstack(queries))
-    known = np.linalg.norm(space.papers, axis=1) > 0
-    can_enter = known & (space.n_reference >= MIN_REFERENCE)
+    lexical = scores[:, wanted]
+    queries = [space.query(profiles[start + k].name, _feedback(lexical[:, i], ties)) for i, k in enumerate(wanted)]
+    known = space.known
+    pct = space.percentiles(np.vstack(queries)) * known[:, None]
+    best = lexical.max(axis=0)
+    extra = pct * np.where(best > 0, best, 1.0)
+    total = lexical + extra
+    entry = (known & (space.n_reference >= MIN_REFERENCE))[:, None] & (pct >= ENTRY) & ~excluded[:, wanted]
+    keep = (lexical > 0) | entry
     out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]] = {}
     for i, k in enumerate(wanted):
-        col = scores[:, k]
-        matched = col > 0
-        scale = float(col.max()) if matched.any() else 1.0
-        p = np.where(known, pct[:, i], 0.0)
-        extra = p * scale
-        keep = matched | (can_enter & (p >= ENTRY) & ~excluded[:, k])
-        name = profiles[start + k].name
+        name, p = profiles[start + k].name, pct[:, i]
 
         def words(rows: np.ndarray, name: str = name, p: np.ndarray = p) -> list[str]:
             return space.explain(name, rows, p[rows], space.n_reference) if len(rows) else []
 
-        out[k] = (col + extra, extra, keep, words)
+        out[k] = (total[:, i], extra[:, i], keep[:, i], words)
     return out
+
+
+def _feedback(lexical: np.ndarray, ties: np.ndarray) -> np.ndarray:
+    """The profile's best FEEDBACK keyword matches (ties in the list's order)."""
+    matched = np.flatnonzero(lexical > 0)
+    if len(matched) > FEEDBACK:
+        values = lexical[matched]
+        cut = np.partition(values, len(values) - FEEDBACK)[len(values) - FEEDBACK]
+        matched = matched[values >= cut]
+    order = np.lexsort((ties[matched], -lexical[matched]))
+    return matched[order[:FEEDBACK]]
 
 
 def _merged(matches: tuple[Match, ...], note: Match) -> tuple[Match, ...]:

@@ -33,6 +33,8 @@ ENTRY = 0.95  # meaning percentile from which a paper enters without a keyword
 MIN_REFERENCE = 50  # below this many reference papers, nothing enters by meaning alone
 MAX_REFERENCE = 2048  # percentiles are taken against at most this many papers (evenly spaced)
 CLOSE = 0.9  # from this percentile on, a reason says "close in meaning"
+EXACT_CELLS = 4_000_000  # papers x queries up to which percentiles are exact
+BINS = 4096  # histogram bins per query above that
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Space:
         self.n_reference = len(pool)
         self.mean = pool.mean(axis=0) if len(pool) else np.zeros(papers.shape[1], dtype=np.float32)
         self.papers = _unit_rows(papers - self.mean) * known[:, None]
+        self.known = known
         if len(pool) > MAX_REFERENCE:
             pool = pool[np.linspace(0, len(pool) - 1, MAX_REFERENCE).round().astype(np.int64)]
         self.reference = _unit_rows(pool - self.mean)
@@ -93,16 +96,33 @@ class Space:
 
     def percentiles(self, queries: np.ndarray) -> np.ndarray:
         """Each paper's percentile (papers x queries): the share of the reference less similar to
-        the query, ties counted half."""
+        the query, ties counted half. Exact up to ``EXACT_CELLS`` papers x queries; above, from a
+        histogram of the reference in ``BINS`` bins per query (within 1/BINS of its range)."""
         sims = self.papers @ queries.T
-        ref = np.sort(self.reference @ queries.T, axis=0)
-        out = np.empty_like(sims)
+        ref = self.reference @ queries.T
         r = max(len(ref), 1)
-        for k in range(queries.shape[0]):
-            below = np.searchsorted(ref[:, k], sims[:, k], side="left")
-            upto = np.searchsorted(ref[:, k], sims[:, k], side="right")
-            out[:, k] = (below + upto) / (2.0 * r)
-        return out
+        if sims.size <= EXACT_CELLS:
+            ref.sort(axis=0)
+            out = np.empty_like(sims)
+            for k in range(queries.shape[0]):
+                below = np.searchsorted(ref[:, k], sims[:, k], side="left")
+                upto = np.searchsorted(ref[:, k], sims[:, k], side="right")
+                out[:, k] = (below + upto) / (2.0 * r)
+            return out
+        lo, hi = ref.min(axis=0), ref.max(axis=0)
+        scale = (BINS / np.where(hi > lo, hi - lo, 1.0)).astype(np.float32)
+        m = queries.shape[0]
+        offsets = (np.arange(m) * (BINS + 2)).astype(np.int32)
+
+        def bins(values: np.ndarray) -> np.ndarray:  # 0: below the reference; BINS + 1: its top and above
+            b = (values - lo) * scale
+            np.floor(b, out=b)
+            np.clip(b, -1, BINS, out=b)
+            return b.astype(np.int32) + (offsets + 1)
+
+        counts = np.bincount(bins(ref).ravel(), minlength=m * (BINS + 2)).astype(np.float32)
+        table = ((np.cumsum(counts.reshape(m, BINS + 2), axis=1) - 0.5 * counts.reshape(m, BINS + 2)) / r).ravel()
+        return table[bins(sims)]
 
     def rank_of(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The percentile of ``rows`` for one (already centred) query vector."""
