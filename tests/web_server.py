@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import email
 import re
+import textwrap
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,8 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from paperdigest.config import Config, load_config
+
+from .conftest import BASE_CONFIG
 
 SECRET = "s3cret-for-tests-only-" + "Qz7" * 12  # searched for in every page, header and log
 BASE_URL = "https://digest.example.org/"
@@ -39,7 +44,9 @@ class Clock:
 
 
 def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it every answer waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
@@ -81,6 +88,22 @@ class LiveServer:
     @property
     def web(self) -> Any:
         return self.app.state.web
+
+    def reset(self, config: Config, clock: Clock, limits: Any = None) -> LiveServer:
+        """Serve another config and store from the same running server (a fresh app state), so a
+        module's tests share one server start."""
+        from paperdigest.store import Store
+        from paperdigest.web.ratelimit import SubscribeLimits
+
+        web = self.web
+        web.store.close()
+        web.config, web.store, web.clock = config, Store(config.store_url), clock
+        web.limits = limits or SubscribeLimits()
+        web.cache.clear()
+        self.config = config
+        self.client.cookies.clear()
+        self.seen.clear()
+        return self
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """``url`` may be an emailed link under BASE_URL: its path is asked of this server."""
@@ -148,3 +171,22 @@ def confirm_latest(live: LiveServer, address: str) -> httpx.Response:
     msgs = outbox(live.config, address, subject="Confirm")
     assert msgs, f"no confirmation email to {address}"
     return live.get(link(msgs[-1], "confirm"))
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One real server per test module; the ``live`` fixture of each module resets it per test."""
+    folder = tmp_path_factory.mktemp("web")
+    (folder / "paperdigest.toml").write_text(textwrap.dedent(BASE_CONFIG) + WEB_TOML)
+    with LiveServer(load_config(folder / "paperdigest.toml"), Clock(datetime.now(timezone.utc))) as server:
+        yield server
+
+
+def check_every_answer(live: LiveServer) -> None:
+    """What every answer of a test must be: free of the secret, with the security headers."""
+    from paperdigest.web.pages import CSP
+
+    for r in live.seen:
+        assert SECRET not in r.text and SECRET not in str(r.headers)
+        assert r.headers["Content-Security-Policy"] == CSP, r.request.url
+        assert r.headers["Referrer-Policy"] == "no-referrer"
