@@ -159,9 +159,9 @@ def html_part(msg: EmailMessage) -> str:
     return part.get_content()  # type: ignore[no-any-return]
 
 
-def link(msg: EmailMessage, kind: str) -> str:
+def link(msg: EmailMessage, kind: str, base: str = BASE_URL) -> str:
     """The first ``<base>/<kind>/<token>`` link in the text part."""
-    m = re.search(rf"{re.escape(BASE_URL)}{kind}/\S+", text_part(msg))
+    m = re.search(rf"{re.escape(base)}{kind}/\S+", text_part(msg))
     assert m, f"no {kind} link in: {text_part(msg)[:500]}"
     return m.group(0)
 

@@ -121,6 +121,11 @@ def create_app(config: Config, secret: str, *, store: Store | None = None, clock
         """The email's own stylesheet, so pages look like the email."""
         return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """No icon (browsers ask for one on every site)."""
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
     app.mount("/static", StaticFiles(directory=builtin_templates() / "web" / "static"), name="static")
 
     @app.exception_handler(StarletteHTTPException)
