@@ -230,3 +230,28 @@ def test_a_run_with_web_needs_the_secret(make_config, tmp_path: Path) -> None:
     r = subprocess.run([str(PAPERDIGEST), "run", "--without-prefect", "--config", str(make_config(WEB_TOML))],
                        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 2 and "PAPERDIGEST_SECRET is not set" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_with_web_the_deployment_runs_hourly_and_scheduled(make_config, monkeypatch) -> None:
+    from paperdigest.flows.digest import deployment
+
+    monkeypatch.setenv("PAPERDIGEST_SECRET", SECRET)
+    config = load_config(make_config(WEB_TOML + '\n[schedule]\ncron = "15 6 * * *"\ntimezone = "Europe/Berlin"\n'))
+    served = deployment(config)
+    (schedule,) = served.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 * * * *", "Europe/Berlin")
+    assert served.parameters == {"config_path": str(config.path.resolve()), "scheduled": True}
+
+
+def test_a_config_recipient_who_also_subscribes_gets_each_digest_once(make_config, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("PAPERDIGEST_SECRET", SECRET)
+    config = load_config(make_config(WEB_TOML))
+    (tmp_path / "a.txt").write_text(LISTING_A)
+    with Store(config.store_url) as store:  # alice is one of the config's recipients of "inference"
+        sid = store.request_subscription("alice@example.org", settings("inference"), nonce="n", now=at(-3))
+        store.confirm_subscription(sid, "n", now=at(-3), next_send=lambda tz, h: next_send_time(tz, h, at(-3)))
+    run_digest(config, extra_snapshots=[str(tmp_path / "a.txt")], now=NOW)
+    with Store(config.store_url) as store:
+        rows = [r for r in store.delivery_status() if r[1] == "alice@example.org"]
+        assert [(key, status) for key, _to, status, _e, _c in rows] == [("inference/2026-11-25", "sent")]
