@@ -255,3 +255,15 @@ def test_a_config_recipient_who_also_subscribes_gets_each_digest_once(make_confi
     with Store(config.store_url) as store:
         rows = [r for r in store.delivery_status() if r[1] == "alice@example.org"]
         assert [(key, status) for key, _to, status, _e, _c in rows] == [("inference/2026-11-25", "sent")]
+
+
+def test_web_and_scheduled_runs_document_themselves() -> None:
+    from click.testing import CliRunner
+
+    from paperdigest.cli import main
+
+    runner = CliRunner()
+    web = runner.invoke(main, ["web", "--help"])
+    assert web.exit_code == 0 and "--host" in web.output and "--port" in web.output and "PAPERDIGEST_SECRET" in web.output
+    run = runner.invoke(main, ["run", "--help"])
+    assert run.exit_code == 0 and "--scheduled" in run.output

@@ -5,14 +5,13 @@ and time zone, their private feed, and the way out."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from paperdigest.pipeline.subscribers import next_send_time
 from paperdigest.store import ReaderSettings, Subscriber
 from paperdigest.web.app import Web, web_of
-from paperdigest.web.forms import FormError, parse_form, parse_settings
-from paperdigest.web.pages import csrf_ok, forbidden, form_page, message_page, verified
+from paperdigest.web.forms import FormError, parse_settings
+from paperdigest.web.pages import form_page, message_page, post_route, posted_form, verified
 from paperdigest.web.subscribe import defaults, settings_fields
 
 router = APIRouter()
@@ -52,19 +51,12 @@ def manage_form(token: str, request: Request) -> Response:
     return manage_page(web, request, token, sub)
 
 
-@router.post("/manage/{token}")
-async def manage(token: str, request: Request) -> Response:
-    return await run_in_threadpool(_manage, token, request, await request.body())
-
-
-def _manage(token: str, request: Request, body: bytes) -> Response:
+@post_route(router, "/manage/{token}")
+def manage(request: Request, body: bytes, token: str) -> Response:
     web = web_of(request)
-    try:
-        form = parse_form(body)
-    except FormError as e:
-        return message_page(web, "Bad request", [e.message], status=400)
-    if not csrf_ok(web, request, form):
-        return forbidden(web)
+    form = posted_form(web, body, request)
+    if isinstance(form, Response):
+        return form
     sub = _active(web, token)
     if isinstance(sub, Response):
         return sub

@@ -10,11 +10,13 @@ no image from elsewhere, and no referrer (page URLs carry tokens).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from paperdigest.delivery.templating import render_template
 from paperdigest.web import csrf
@@ -98,3 +100,37 @@ def verified(web: Web, purpose: str, token: str, *, fields: int, what: str) -> l
         return bad_link(web, True, what)
     except BadToken:
         return bad_link(web, False, what)
+
+
+def posted_form(web: Web, body: bytes, request: Request, *, csrf_exempt: tuple[str, str] | None = None
+                ) -> dict[str, list[str]] | Response:
+    """The posted form, or the answer to a bad one: 400 for a body that is no form, 403 without a
+    valid CSRF token, unless the form holds the field and value ``csrf_exempt`` (an RFC 8058
+    one-click POST, whose signed URL is its authority)."""
+    from paperdigest.web.forms import FormError, first, parse_form
+
+    try:
+        form = parse_form(body)
+    except FormError as e:
+        return message_page(web, "Bad request", [e.message], status=400)
+    if csrf_exempt is not None and first(form, csrf_exempt[0]) == csrf_exempt[1]:
+        return form
+    if not csrf_ok(web, request, form):
+        return forbidden(web)
+    return form
+
+
+def post_route(router: APIRouter, path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register ``handler(request, body, **path_params)`` for POST: the body is read on the event
+    loop, then the handler (store writes, email) runs in the thread pool, as a sync route does."""
+
+    def register(handler: Callable[..., Response]) -> Callable[..., Response]:
+        async def endpoint(request: Request) -> Response:
+            return await run_in_threadpool(handler, request, await request.body(), **request.path_params)
+
+        endpoint.__name__ = handler.__name__
+        endpoint.__doc__ = handler.__doc__
+        router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+        return handler
+
+    return register

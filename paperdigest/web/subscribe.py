@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from paperdigest.config import Profile
@@ -25,9 +24,9 @@ from paperdigest.pipeline.subscribers import PERSONAL_TITLE, default_send_hour, 
 from paperdigest.store import ReaderSettings
 from paperdigest.web.app import Web, web_of
 from paperdigest.web.forms import (MAX_DESCRIPTION_LENGTH, MAX_KEYWORDS, FormError, SettingsDefaults, first,
-                                   normalize_email, parse_form, parse_settings, time_zones)
+                                   normalize_email, parse_settings, time_zones)
 from paperdigest.web.mailer import confirmation_email, send_confirmation
-from paperdigest.web.pages import csrf_ok, forbidden, form_page, message_page, verified
+from paperdigest.web.pages import form_page, message_page, post_route, posted_form, verified
 
 log = logging.getLogger("paperdigest.web")
 router = APIRouter()
@@ -122,20 +121,13 @@ def subscribe_form(request: Request) -> Response:
     return subscribe_page(web, request, form=form, preview=preview)
 
 
-@router.post("/subscribe/preview")
-async def subscribe_preview(request: Request) -> Response:
+@post_route(router, "/subscribe/preview")
+def subscribe_preview(request: Request, body: bytes) -> Response:
     """The form as typed, with what the chosen profiles would have sent (changes nothing)."""
-    return await run_in_threadpool(_preview, request, await request.body())
-
-
-def _preview(request: Request, body: bytes) -> Response:
     web = web_of(request)
-    try:
-        form = parse_form(body)
-    except FormError as e:
-        return message_page(web, "Bad request", [e.message], status=400)
-    if not csrf_ok(web, request, form):
-        return forbidden(web)
+    form = posted_form(web, body, request)
+    if isinstance(form, Response):
+        return form
     try:
         settings = parse_settings(form, web.profile_names(), defaults(web))
     except FormError as e:
@@ -143,19 +135,12 @@ def _preview(request: Request, body: bytes) -> Response:
     return subscribe_page(web, request, form=form, preview=settings)
 
 
-@router.post("/subscribe")
-async def subscribe(request: Request) -> Response:
-    return await run_in_threadpool(_subscribe, request, await request.body())
-
-
-def _subscribe(request: Request, body: bytes) -> Response:
+@post_route(router, "/subscribe")
+def subscribe(request: Request, body: bytes) -> Response:
     web = web_of(request)
-    try:
-        form = parse_form(body)
-    except FormError as e:
-        return message_page(web, "Bad request", [e.message], status=400)
-    if not csrf_ok(web, request, form):
-        return forbidden(web)
+    form = posted_form(web, body, request)
+    if isinstance(form, Response):
+        return form
     now = web.clock()
     client = request.client.host if request.client else "unknown"
     if not web.limits.per_client.hit(client, now):

@@ -10,13 +10,11 @@ offers to resubscribe. Nothing queued for the reader is sent after it.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from paperdigest.pipeline.subscribers import next_send_time
 from paperdigest.web.app import Web, web_of
-from paperdigest.web.forms import FormError, first, parse_form
-from paperdigest.web.pages import csrf_ok, forbidden, form_page, message_page, verified
+from paperdigest.web.pages import form_page, message_page, post_route, posted_form, verified
 
 router = APIRouter()
 ONE_CLICK = "One-Click"
@@ -33,59 +31,42 @@ def _reader(web: Web, token: str) -> int | Response:
     return sid
 
 
+def _page(web: Web, request: Request, token: str, sid: int, *, done: bool = False) -> Response:
+    sub = web.store.subscriber(sid)
+    assert sub is not None
+    active = sub.status == "active"
+    return form_page(web, request, "unsubscribe.html.j2", {
+        "title": "Unsubscribe" if active else "You are unsubscribed", "active": active, "email": sub.email,
+        "done": done, "action": f"{web.root}unsubscribe/{token}", "resubscribe": f"{web.root}resubscribe/{token}",
+        "manage": web.links.manage(sid)})
+
+
 @router.get("/unsubscribe/{token}")
 def unsubscribe_page(token: str, request: Request) -> Response:
     web = web_of(request)
     sid = _reader(web, token)
-    if isinstance(sid, Response):
-        return sid
-    sub = web.store.subscriber(sid)
-    assert sub is not None
-    return form_page(web, request, "unsubscribe.html.j2", {
-        "title": "Unsubscribe" if sub.status == "active" else "You are unsubscribed",
-        "active": sub.status == "active", "email": sub.email, "action": f"{web.root}unsubscribe/{token}",
-        "resubscribe": f"{web.root}resubscribe/{token}", "manage": web.links.manage(sid)})
+    return sid if isinstance(sid, Response) else _page(web, request, token, sid)
 
 
-@router.post("/unsubscribe/{token}")
-async def unsubscribe(token: str, request: Request) -> Response:
-    return await run_in_threadpool(_unsubscribe, token, request, await request.body())
-
-
-def _unsubscribe(token: str, request: Request, body: bytes) -> Response:
+@post_route(router, "/unsubscribe/{token}")
+def unsubscribe(request: Request, body: bytes, token: str) -> Response:
     web = web_of(request)
-    try:
-        form = parse_form(body)
-    except FormError:
-        form = {}
-    one_click = first(form, "List-Unsubscribe") == ONE_CLICK
-    if not one_click and not csrf_ok(web, request, form):
-        return forbidden(web)
+    form = posted_form(web, body, request, csrf_exempt=("List-Unsubscribe", ONE_CLICK))
+    if isinstance(form, Response):
+        return form
     sid = _reader(web, token)
     if isinstance(sid, Response):
         return sid
     web.store.unsubscribe(sid, now=web.clock())
-    sub = web.store.subscriber(sid)
-    assert sub is not None
-    return form_page(web, request, "unsubscribe.html.j2", {
-        "title": "You are unsubscribed", "active": False, "email": sub.email, "done": True,
-        "action": f"{web.root}unsubscribe/{token}", "resubscribe": f"{web.root}resubscribe/{token}",
-        "manage": web.links.manage(sid)})
+    return _page(web, request, token, sid, done=True)
 
 
-@router.post("/resubscribe/{token}")
-async def resubscribe(token: str, request: Request) -> Response:
-    return await run_in_threadpool(_resubscribe, token, request, await request.body())
-
-
-def _resubscribe(token: str, request: Request, body: bytes) -> Response:
+@post_route(router, "/resubscribe/{token}")
+def resubscribe(request: Request, body: bytes, token: str) -> Response:
     web = web_of(request)
-    try:
-        form = parse_form(body)
-    except FormError as e:
-        return message_page(web, "Bad request", [e.message], status=400)
-    if not csrf_ok(web, request, form):
-        return forbidden(web)
+    form = posted_form(web, body, request)
+    if isinstance(form, Response):
+        return form
     sid = _reader(web, token)
     if isinstance(sid, Response):
         return sid
