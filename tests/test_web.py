@@ -103,6 +103,9 @@ def test_feedback_manage_and_resubscribe(live: LiveServer, config: Config, listi
     assert personal_profile(sub).liked == ("Gardens of Graphs: Message Passing for Botanical Taxonomy",)
 
     manage = link(digest, "manage")
+    page = live.get(manage)  # the reader's page offers the papers sent lately, to rate there too
+    assert "Papers you were sent lately" in page.text and "Gardens of Graphs" in page.text
+    assert "<strong>More like this</strong>" in page.text and "/feedback/1." in page.text
     r = live.post_form(manage, {"profile": "inference", "keywords": "botany", "description": "Plants and graphs",
                                 "send_hour": "9", "timezone": "Europe/Berlin"})
     assert r.status_code == 200 and "Saved" in r.text

@@ -228,6 +228,27 @@ class SubscriberStore(StoreBase):
                                                       created_at=utc(now)))
             return paper_from_row(row)
 
+    def papers_sent_to(self, subscriber_id: int, *, limit: int = 10) -> list[tuple[int, Paper, str | None]]:
+        """The papers of the latest digests sent to the reader, newest first, with their feedback
+        on each ("more", "less" or None): what the manage page offers to rate."""
+        with self._read() as conn:
+            kind = (sa.select(feedback.c.kind).where(feedback.c.subscriber_id == subscriber_id,
+                                                     feedback.c.paper_id == papers.c.id)
+                    .scalar_subquery())
+            rows = conn.execute(
+                sa.select(papers, kind.label("feedback_kind"))
+                .select_from(deliveries.join(digest_items, digest_items.c.digest_id == deliveries.c.digest_id)
+                             .join(papers, papers.c.id == digest_items.c.paper_id))
+                .where(deliveries.c.subscriber_id == subscriber_id, deliveries.c.status == "sent")
+                .order_by(deliveries.c.digest_id.desc(), digest_items.c.position).limit(limit)).all()
+        seen: set[int] = set()
+        out = []
+        for r in rows:
+            if r.id not in seen:
+                seen.add(r.id)
+                out.append((int(r.id), paper_from_row(r), r.feedback_kind))
+        return out
+
     def feedback_counts(self, subscriber_id: int) -> dict[str, int]:
         with self._read() as conn:
             rows = conn.execute(sa.select(feedback.c.kind, sa.func.count()).where(

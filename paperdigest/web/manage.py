@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from paperdigest.delivery.textsafe import TITLE_LIMIT, one_line, paper_url
 from paperdigest.pipeline.subscribers import next_send_time
 from paperdigest.store import ReaderSettings, Subscriber
 from paperdigest.web.app import Web, web_of
@@ -35,10 +36,13 @@ def manage_page(web: Web, request: Request, token: str, sub: Subscriber, *, form
     feeds = ({"rss": web.links.private_feed(sub.feed_key, "rss"), "atom": web.links.private_feed(sub.feed_key, "atom")}
              if sub.settings.personal else None)
     counts = web.store.feedback_counts(sub.id)
+    recent = [{"title": one_line(p.title, TITLE_LIMIT) or "(untitled)", "url": paper_url(p), "kind": kind,
+               "more": web.links.feedback(sub.id, pid, "more"), "less": web.links.feedback(sub.id, pid, "less")}
+              for pid, p, kind in web.store.papers_sent_to(sub.id)]
     return form_page(web, request, "manage.html.j2", {
         "title": "Your subscription", "email": sub.email, "action": f"{web.root}manage/{token}", "error": error,
         "saved": saved, "feeds": feeds, "liked": [p.title for p in sub.liked][-10:], "more": counts.get("more", 0),
-        "less": counts.get("less", 0), "unsubscribe": web.links.unsubscribe(sub.id),
+        "less": counts.get("less", 0), "unsubscribe": web.links.unsubscribe(sub.id), "recent": recent,
         **settings_fields(web, form, settings)}, status=status)
 
 
