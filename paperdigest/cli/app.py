@@ -110,6 +110,7 @@ def main(verbose: bool) -> None:
       paperdigest rank FILE...         # show what each profile would get
       paperdigest preview --profile P  # the next digest, without sending it
       paperdigest serve                # run on the config's cron schedule
+      paperdigest web                  # the web app: subscribe, manage, unsubscribe, feeds
     """
     setup_logging(verbose)
 
