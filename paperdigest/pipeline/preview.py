@@ -6,7 +6,7 @@ from datetime import datetime
 
 from paperdigest.config import Config, Profile
 from paperdigest.models import DigestView, FeedEntry
-from paperdigest.pipeline import digest_day, select_for_profile, term_stats
+from paperdigest.pipeline import digest_day, schedule_zone, select_for_profile, term_stats
 from paperdigest.store import Store
 
 
@@ -16,7 +16,7 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
 
     check_templates(config.templates)
     with Store(config.store_url) as store:
-        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now)
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now, tz=schedule_zone(config))
     chosen = sel.chosen
     day = digest_day(config, now)
     view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,

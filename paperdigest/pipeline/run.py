@@ -11,7 +11,8 @@ from typing import Any
 from paperdigest import files
 from paperdigest.config import Config
 from paperdigest.pipeline.deliver import deliver_owed, EmailReport, run_owner
-from paperdigest.pipeline.digests import build_profile_digest, digest_day, publish_feeds, term_stats, write_pending_markdown
+from paperdigest.pipeline.digests import (build_profile_digest, digest_day, publish_feeds, schedule_zone, term_stats,
+                                          write_pending_markdown)
 from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputReport
 from paperdigest.store import DigestRecord, Store
 
@@ -108,7 +109,8 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
         warnings = [r.warning for r in reports if r.warning]
         stats = term_stats(store)
         day = digest_day(config, now)
-        records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings)
+        records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings,
+                                                tz=schedule_zone(config))
                    for p in config.profiles}
         write_pending_markdown(store, config.output_dir, config.templates)
         emails = deliver_owed(store, config, owner=run_owner(), now=now, open_sender=open_sender)
