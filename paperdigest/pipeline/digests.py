@@ -83,7 +83,8 @@ def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datet
     if ranked:
         ids = {id(p): pid for pid, p in candidates}
         readings = store.readings([ids[id(it.paper)] for it in ranked], until=now)
-        seen = {i: summarize(readings.get(ids[id(it.paper)], ()), tz) for i, it in enumerate(ranked)}
+        today = now.astimezone(tz).date()
+        seen = {i: summarize(readings.get(ids[id(it.paper)], ()), tz, today) for i, it in enumerate(ranked)}
         ranked = with_momentum(ranked, seen, profile.momentum)
     return Selection(cursor=cursor, candidates=candidates, chosen=select(ranked, profile),
                      matched=sum(1 for it in ranked if it.score >= profile.min_score),

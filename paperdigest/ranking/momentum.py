@@ -28,12 +28,14 @@ from paperdigest.models import Blend, RankedItem, Sightings
 Reading = tuple[datetime, int | None]  # (when a capture listed the paper, the upvotes it gave)
 
 
-def summarize(readings: Sequence[Reading], tz: tzinfo) -> Sightings | None:
+def summarize(readings: Sequence[Reading], tz: tzinfo, today: date | None = None) -> Sightings | None:
     """A paper's sightings, oldest first, as a reader is shown them; None when there are none.
 
-    Days are calendar days in ``tz`` (the schedule's time zone). The gain is counted from the
-    last reading of an earlier day ("since yesterday", or since that day), else from the
-    day's first reading ("since first seen").
+    Days are calendar days in ``tz`` (the schedule's time zone). The gain runs from the last
+    reading of a day before the latest reading's, else from the first reading of that day
+    ("since first seen"). It says "since yesterday" when the latest reading is from ``today``
+    (the digest's day; by default the latest reading's) and that earlier day is the day
+    before, else names the day ("since Nov 27").
     """
     if not readings:
         return None
@@ -45,15 +47,15 @@ def summarize(readings: Sequence[Reading], tz: tzinfo) -> Sightings | None:
         earlier = [(d, u) for d, u in votes if d < last_day]
         if earlier:
             base_day, base = earlier[-1]
-            gain, since = upvotes - base, _day_label(base_day, last_day)
+            gain, since = upvotes - base, _day_label(base_day, last_day, today or last_day)
         elif len(votes) > 1:
             gain, since = upvotes - votes[0][1], "first seen"
     return Sightings(first_seen=readings[0][0], last_seen=readings[-1][0], captures=len(readings), days=len(days),
                      upvotes=upvotes, gain=gain, since=since)
 
 
-def _day_label(day: date, today: date) -> str:
-    return "yesterday" if day == today - timedelta(days=1) else f"{day:%b} {day.day}"
+def _day_label(day: date, last_day: date, today: date) -> str:
+    return "yesterday" if last_day == today and day == today - timedelta(days=1) else f"{day:%b} {day.day}"
 
 
 def momentum_scores(seen: Sequence[Sightings | None]) -> list[float]:

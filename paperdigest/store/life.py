@@ -4,7 +4,6 @@ listed it, the digests that held it and the readers they went to)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -93,7 +92,7 @@ class PaperLifeStore(StoreBase):
                            "captured_at": aware(s.captured_at), "upvotes": s.upvotes} for s in seen],
             "digests": [{"digest": i.digest_key, "profile": i.profile, "date": i.date, "position": i.position + 1,
                          "score": float(i.score), "matches": matches_from_json(i.matches),
-                         "momentum": json.loads(i.momentum) if i.momentum else None, "added_at": aware(i.added_at),
+                         "momentum": i.momentum, "added_at": aware(i.added_at),
                          "deliveries": [{"to": d.recipient, "status": d.status, "channel": d.channel,
                                          "sent_at": aware(d.sent_at), "attempts": d.attempts, "error": d.last_error}
                                         for d in sent if d.digest_id == i.id]}
