@@ -102,6 +102,8 @@ def test_every_capture_counts_exactly_its_unseen_papers_new(captures, replay) ->
         expected.append(len(ids - seen))
         seen |= ids  # type: ignore[arg-type]
     assert [r.new for r in reports] == expected
+    # The feed gives every paper the same title, abstract, link and date each time: nothing to update.
+    assert [r.updated for r in reports] == [0] * len(reports)
     assert [r.papers for r in reports] == [
         len([i for i in json.loads(p.read_bytes())["items"] if normalize_arxiv_id(i["id"])]) for p in captures]
 
