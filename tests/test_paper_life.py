@@ -85,6 +85,7 @@ def test_title_only_paper_is_matched_shown_then_filled_without_a_new_email(make_
     (digest,) = first["digests"]
     item = next(i for i in digest["items"] if i["title"] == WATCH[1])
     assert item["why"].startswith("speculative decoding (title, +")  # ranked on its title alone
+    assert (item["abstract_available"], item["sightings"], item["rank_value"]) == (False, "listed 1 day", None)
 
     md = Path(digest["markdown"]).read_text()
     section = md.split(f"[{WATCH[1]}]")[1].split("## ")[0]

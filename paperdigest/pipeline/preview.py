@@ -32,7 +32,7 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
     from paperdigest.store import paper_uid
 
     entries = [FeedEntry(guid=f"{profile.name}/{paper_uid(it.paper)}", paper=it.paper, added=now,
-                         score=it.score, matches=it.matches) for it in chosen]
+                         score=it.score, matches=it.matches, sightings=it.sightings) for it in chosen]
     base = config.feed.base_url.rstrip("/") + "/"
     return render_feed(entries, kind="rss", feed_id=f"urn:paperdigest:feed:{profile.name}",
                        title=f"paperdigest: {profile.title} (preview)", link=base,

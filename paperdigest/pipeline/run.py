@@ -58,9 +58,15 @@ class RunReport:
 
 
 def item_json(item: Any) -> dict[str, Any]:
+    """A digest item as ``run --json`` shows it: the ranking's keys, plus what the store knows
+    (whether the abstract is available yet, the sightings line, the momentum blend)."""
     from paperdigest.ranking import item_to_json
 
-    return item_to_json(item)
+    data = item_to_json(item)
+    data["abstract_available"] = bool(item.paper.abstract)
+    data["sightings"] = item.sightings.describe() if item.sightings is not None else None
+    data["rank_value"] = round(item.blend.value, 4) if item.blend is not None else None
+    return data
 
 
 def _email_status(status: str, channel: str | None) -> str:

@@ -113,9 +113,12 @@ class PaperStore(StoreBase):
                     diff.upvotes[row.id] = p.upvotes
                 if not title_key:
                     diff.warnings.append(f"{source}: {label(p)}: a title without a letter or digit ignored")
-                fills, fixes = proposed(row, p, by_arxiv=by_id, title_ok=bool(title_key))
-                if fills or fixes:
-                    diff.changes.append((row, fills, fixes))
+                # Most known papers bring nothing new: tell so without a call per paper.
+                if ((p.abstract and p.abstract != row.abstract) or p.url or p.authors or p.published
+                        or p.ai_summary or (p.arxiv_id and not row.arxiv_id) or (by_id and p.title != row.title)):
+                    fills, fixes = proposed(row, p, by_arxiv=by_id, title_ok=bool(title_key))
+                    if fills or fixes:
+                        diff.changes.append((row, fills, fixes))
                 continue
             if not title_key:
                 diff.warnings.append(f"{source}: {label(p)}: a title without a letter or digit: not stored")
