@@ -180,13 +180,14 @@ def _text_block(p: dict[str, Any]) -> str:
     for x in s["list"]:
         votes = f"▲ {x['upvotes']}" if x["upvotes"] is not None else (
             "no upvotes given" if x["gives_upvotes"] else "no upvotes (this source never gives them)")
-        lines.append(f"  {x['seen_at']}  {one_line(x['source'], 120)} ({x['format']}, capture {x['snapshot']})  {votes}")
+        where = f"{one_line(x['source'], 120)} ({x['format']}, capture {x['snapshot']})"
+        lines.append(f"  {x['seen_at']}  {where}  {votes}")
     lines.append("Digests:" if p["digests"] else "Digests: none")
     for d in p["digests"]:
         lines.append(f"  {d['digest']} #{d['position']} score {d['score']:.2f}: {one_line(d['why'])}")
         for x in d["deliveries"]:
-            lines.append(f"    {x['to']}: {x['status']}" + (f" ({x['channel']}, {x['sent_at']})" if x["sent_at"] else "")
-                         + (f": {one_line(x['error'])}" if x["error"] else ""))
+            when = f" ({x['channel']}, {x['sent_at']})" if x["sent_at"] else ""
+            lines.append(f"    {x['to']}: {x['status']}{when}" + (f": {one_line(x['error'])}" if x["error"] else ""))
     if p["profiles"]:
         lines.append("Profiles:")
         for x in p["profiles"]:

@@ -72,8 +72,8 @@ class PaperLifeStore(StoreBase):
                 .select_from(sightings.join(snapshots, snapshots.c.id == sightings.c.snapshot_id))
                 .where(sightings.c.paper_id == paper_id).order_by(snapshots.c.ingested_at, snapshots.c.id)).all()
             items = conn.execute(
-                sa.select(digests.c.id, digests.c.digest_key, digests.c.profile, digests.c.date, digest_items.c.position,
-                          digest_items.c.score, digest_items.c.matches, digest_items.c.momentum,
+                sa.select(digests.c.id, digests.c.digest_key, digests.c.profile, digests.c.date,
+                          digest_items.c.position, digest_items.c.score, digest_items.c.matches, digest_items.c.momentum,
                           digest_items.c.added_at)
                 .select_from(digest_items.join(digests, digests.c.id == digest_items.c.digest_id))
                 .where(digest_items.c.paper_id == paper_id).order_by(digest_items.c.added_at, digests.c.id)).all()

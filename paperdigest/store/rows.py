@@ -99,8 +99,8 @@ def momentum_to_json(item: RankedItem) -> str | None:
 def momentum_from_json(text: str | None) -> tuple[Sightings | None, Blend | None]:
     data = json.loads(text) if text else {}
     s, b = data.get("sightings"), data.get("blend")
-    seen = Sightings(first_seen=datetime.fromisoformat(s["first_seen"]), last_seen=datetime.fromisoformat(s["last_seen"]),
-                     captures=s["captures"], days=s["days"], upvotes=s["upvotes"], gain=s["gain"],
+    seen = Sightings(first_seen=datetime.fromisoformat(s["first_seen"]),
+                     last_seen=datetime.fromisoformat(s["last_seen"]), captures=s["captures"], days=s["days"], upvotes=s["upvotes"], gain=s["gain"],
                      since=s["since"]) if s else None
     blend = Blend(b["weight"], b["momentum"], b["relevance"], b["value"]) if b else None
     return seen, blend
