@@ -284,6 +284,15 @@ def test_show_a_paper_sent_to_two_readers(make_config, tmp_path: Path) -> None:
     assert "alice@example.org: sent" in by_title.output and "bob@example.org: sent" in by_title.output
     assert "abstract filled by" in by_title.output and "kelp: considered, not chosen" in by_title.output
 
+    nothing = runner.invoke(main, ["show", "--config", str(tmp_path / "none.toml"), "x"])
+    assert nothing.exit_code == 2  # no such config
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "c.toml").write_text('[store]\nurl = "sqlite:///none.db"\n')
+    no_store = runner.invoke(main, ["show", "--config", str(empty / "c.toml"), "x"])
+    assert no_store.exit_code == 1 and "show: no store at" in no_store.stderr
+    assert not (empty / "none.db").exists()  # asking created nothing
+
     missing = runner.invoke(main, ["show", "--config", str(cfg), "2611.99999"])
     assert missing.exit_code == 1 and missing.stdout == "" and missing.stderr.count("\n") == 1
     assert missing.stderr.startswith('paperdigest: error: show: no paper in the store matches "2611.99999"')
