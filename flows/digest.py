@@ -105,7 +105,7 @@ def rank_profile(config: Config, profile_name: str, now: datetime, warnings: lis
     profile = next(p for p in config.profiles if p.name == profile_name)
     with Store(config.store_url) as store:
         return pipeline.build_profile_digest(store, profile, stats, now=now, day=pipeline.digest_day(config, now),
-                                             warnings=warnings)
+                                             warnings=warnings, tz=pipeline.schedule_zone(config))
 
 
 @task(cache_policy=NO_CACHE)

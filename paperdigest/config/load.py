@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.config.checks import check_address, resolve_path, absolute_store_url, Table, validate_cron
-from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, PROFILE_NAME_RE, SOURCE_FORMATS, Config, EmailConfig,
-                                      FeedConfig, Profile, ScheduleConfig, SourceConfig, WebConfig, config_path)
+from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, DIGEST_CADENCES, PROFILE_NAME_RE, SOURCE_FORMATS,
+                                      WEEK_DAYS, Config, EmailConfig, FeedConfig, Profile, ScheduleConfig, SourceConfig,
+                                      WebConfig, config_path)
 from paperdigest.errors import ConfigError
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
@@ -196,7 +197,8 @@ def _web(data: dict[str, Any]) -> WebConfig:
 def _profile(index: int, data: Any) -> Profile:
     name = data.get("name") if isinstance(data, dict) else None
     t = Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data).allow(
-        "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days")
+        "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days",
+        "momentum", "digest", "week_day")
     name = t.text("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise t.err("name", f'must match [a-z0-9-]+ (at most 64 characters), not "{name}"')
@@ -221,7 +223,26 @@ def _profile(index: int, data: Any) -> Profile:
     max_items = t.integer("max_items", 20, minimum=1)
     send_empty = t.flag("send_empty", False)
     backfill_days = t.integer("backfill_days", 7, minimum=0)
+    momentum = t.number("momentum", 0.0, minimum=0.0)
+    if momentum > 1:
+        raise t.err("momentum", f"must be between 0 and 1, not {momentum:g}")
+    digest, week_day = _cadence(t)
     t.done()
     return Profile(name=name, title=title, keywords=keywords, recipients=tuple(recipients),
                    exclude=tuple(exclude), min_score=min_score, max_items=max_items,
-                   send_empty=send_empty, backfill_days=backfill_days)
+                   send_empty=send_empty, backfill_days=backfill_days, momentum=momentum, digest=digest,
+                   week_day=week_day)
+
+
+def _cadence(t: Table) -> tuple[str, str]:
+    """A profile's ``digest`` ("daily" or "weekly") and, for a weekly one, its ``week_day``."""
+    digest = t.text("digest", "daily") or "daily"
+    if digest not in DIGEST_CADENCES:
+        raise t.err("digest", f'must be "daily" or "weekly", not "{digest}"')
+    week_day = t.text("week_day")
+    if week_day is not None and digest != "weekly":
+        raise t.err("week_day", 'applies only to a weekly digest (digest = "weekly")')
+    week_day = (week_day or "monday").lower()
+    if week_day not in WEEK_DAYS:
+        raise t.err("week_day", f'must be a day of the week ("monday" ... "sunday"), not "{week_day}"')
+    return digest, week_day

@@ -19,6 +19,8 @@ PASSWORD_ENV = "PAPERDIGEST_SMTP_PASSWORD"
 SECRET_ENV = "PAPERDIGEST_SECRET"  # signs the web app's links and forms; never in the file
 PROFILE_NAME_RE = re.compile(r"^[a-z0-9-]{1,64}$")  # the store keeps names in 64 characters
 SOURCE_FORMATS = ("auto", "text", "html", "hf-api", "jsonfeed", "rss", "atom")
+DIGEST_CADENCES = ("daily", "weekly")
+WEEK_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Fallback cap on one input's size: a listing page is ~100 KB, a capture rarely over 1 MB.
 DEFAULT_MAX_INPUT_BYTES = 20 * 1024 * 1024
 
@@ -74,6 +76,11 @@ class Profile:
     max_items: int = 20
     send_empty: bool = False
     backfill_days: int = 7
+    # How much the listings' momentum (upvotes, their gain, days listed) orders the digest: 0..1.
+    momentum: float = 0.0
+    # "daily": a digest every run; "weekly": one a week, on the first run on or after week_day.
+    digest: str = "daily"
+    week_day: str = "monday"
     # What a reader wrote about their interest, and the papers they liked (arXiv ids, else
     # titles): the semantic ranking reads them; keyword ranking ignores them.
     description: str = ""

@@ -22,7 +22,7 @@ import nh3
 from markupsafe import Markup
 
 from paperdigest.delivery.templating import compile_all, render_template
-from paperdigest.models import DigestView, FeedEntry, Match, Paper, RankedItem
+from paperdigest.models import Blend, DigestView, FeedEntry, Match, Paper, RankedItem, Sightings
 from paperdigest.delivery.textsafe import (ABSTRACT_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT, arxiv_url, authors_line,
                        md_escape, one_line, paper_url)
 
@@ -71,7 +71,8 @@ class _Item:
     summary: str
     arxiv_id: str | None
     arxiv_url: str | None
-    upvotes: int | None
+    upvotes: int | None  # None when unknown, or when ``momentum`` shows them
+    momentum: str = ""  # "listed 3 days · ▲ 120 (+45 since yesterday)": what the sightings say
     more_url: str | None = None  # a web subscriber's "more like this" / "not for me" links
     less_url: str | None = None
 
@@ -81,9 +82,9 @@ class _Item:
 
     @property
     def tail(self) -> str:
-        """"arXiv:<id> · ▲ <n> upvotes", the parts that are known."""
+        """"arXiv:<id> · listed 3 days · ▲ 120 (+45 since yesterday)", the parts that are known."""
         parts = [f"arXiv:{self.arxiv_id}"] if self.arxiv_id else []
-        return " · ".join(parts + ([self.votes] if self.votes else []))
+        return " · ".join(parts + [p for p in (self.momentum or self.votes,) if p])
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ def counts_line(view: DigestView) -> str:
     return line + "."
 
 
+NO_ABSTRACT = "Abstract not yet available."
+
+
 def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callable[[str], str],
           reader: ReaderLinks | None = None) -> _Item:
     p = it.paper
@@ -120,6 +124,7 @@ def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callabl
     more = reader.more[i] if reader is not None and i < len(reader.more) else None
     less = reader.less[i] if reader is not None and i < len(reader.less) else None
     arxiv = one_line(p.arxiv_id, 40) or None
+    upvotes = p.upvotes if isinstance(p.upvotes, int) and p.upvotes >= 0 else None
     return _Item(
         number=number,
         title=esc(one_line(p.title, TITLE_LIMIT)) or esc("(untitled)"),
@@ -131,7 +136,8 @@ def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callabl
         summary=esc(one_line(p.ai_summary, SUMMARY_LIMIT)),
         arxiv_id=esc(arxiv) if arxiv else None,
         arxiv_url=arxiv_url(p),
-        upvotes=p.upvotes if isinstance(p.upvotes, int) and p.upvotes >= 0 else None,
+        upvotes=None if it.sightings is not None else upvotes,
+        momentum=esc(it.sightings.describe()) if it.sightings is not None else "",
         more_url=more,
         less_url=less,
     )
@@ -153,6 +159,7 @@ def _context(view: DigestView, esc: Callable[[str], str],
         "items": [_item(i, it, esc, block, reader) for i, it in enumerate(view.items, 1)],
         "manage_url": reader.manage if reader is not None else None,
         "unsubscribe_url": reader.unsubscribe if reader is not None else None,
+        "no_abstract": esc(NO_ABSTRACT),
     }
 
 
@@ -220,7 +227,10 @@ def check_templates(templates: Path | None, now: datetime | None = None) -> None
                   url="https://example.org/papers/2501.00001", authors=("A. Author", "B. Author"), upvotes=3,
                   ai_summary="Its summary.")
     item = RankedItem(paper, 2.0, (Match("sample", "title", 2.0),))
-    for items in ((item,), ()):
+    seen = Sightings(first_seen=when, last_seen=when, captures=2, days=2, upvotes=3, gain=1, since="yesterday")
+    title_only = RankedItem(Paper(title="A paper listed before its abstract"), 1.0, (Match("sample", "title", 1.0),),
+                            sightings=seen, blend=Blend(0.5, 1.0, 0.5, 0.75))
+    for items in ((item, title_only), ()):
         view = DigestView(digest_id="sample/2000-01-01", profile_name="sample", profile_title="Sample",
                           date=when.date(), created=when, new_papers=len(items), matched=len(items), items=items,
                           warnings=("A sample warning.",))

@@ -7,7 +7,7 @@ from typing import Any
 
 from paperdigest.config import Config, Profile
 from paperdigest.models import DigestView, FeedEntry
-from paperdigest.pipeline import digest_day, select_for_profile, term_stats
+from paperdigest.pipeline import digest_day, schedule_zone, select_for_profile, term_stats
 from paperdigest.store import Store
 
 
@@ -17,7 +17,7 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
 
     check_templates(config.templates)
     with Store(config.store_url) as store:
-        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now)
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now, tz=schedule_zone(config))
     chosen = sel.chosen
     day = digest_day(config, now)
     view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,
@@ -33,7 +33,7 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
     from paperdigest.store import paper_uid
 
     entries = [FeedEntry(guid=f"{profile.name}/{paper_uid(it.paper)}", paper=it.paper, added=now,
-                         score=it.score, matches=it.matches) for it in chosen]
+                         score=it.score, matches=it.matches, sightings=it.sightings) for it in chosen]
     base = config.feed.base_url.rstrip("/") + "/"
     return render_feed(entries, kind="rss", feed_id=f"urn:paperdigest:feed:{profile.name}",
                        title=f"paperdigest: {profile.title} (preview)", link=base,

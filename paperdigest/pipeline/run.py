@@ -11,7 +11,8 @@ from typing import Any
 from paperdigest import files
 from paperdigest.config import Config
 from paperdigest.pipeline.deliver import deliver_owed, EmailReport, run_owner
-from paperdigest.pipeline.digests import build_profile_digest, digest_day, publish_feeds, term_stats, write_pending_markdown
+from paperdigest.pipeline.digests import (build_profile_digest, digest_day, publish_feeds, schedule_zone, term_stats,
+                                          write_pending_markdown)
 from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputReport
 from paperdigest.pipeline.subscribers import build_personal_digests, digest_due, queue_due
 from paperdigest.store import DigestRecord, Store
@@ -56,9 +57,15 @@ class RunReport:
 
 
 def item_json(item: Any) -> dict[str, Any]:
+    """A digest item as ``run --json`` shows it: the ranking's keys, plus what the store knows
+    (whether the abstract is available yet, the sightings line, the momentum blend)."""
     from paperdigest.ranking import item_to_json
 
-    return item_to_json(item)
+    data = item_to_json(item)
+    data["abstract_available"] = bool(item.paper.abstract)
+    data["sightings"] = item.sightings.describe() if item.sightings is not None else None
+    data["rank_value"] = round(item.blend.value, 4) if item.blend is not None else None
+    return data
 
 
 def _email_status(status: str, channel: str | None) -> str:
@@ -113,7 +120,8 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
         warnings = [r.warning for r in reports if r.warning]
         stats = term_stats(store)
         day = digest_day(config, now)
-        records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings)
+        records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings,
+                                                tz=schedule_zone(config))
                    for p in config.profiles
                    if not scheduled or digest_due(config.schedule, store.last_digest_at(p.name), now)}
         if links is not None:

@@ -222,8 +222,13 @@ def _index(papers: Sequence[Paper], terms: _Terms
 
 
 def _norms(lengths: list[int]) -> list[float]:
-    """BM25's length normalisation of one field: 1 for a field of average length."""
-    avg = max(sum(lengths) / len(lengths), 1.0) if lengths else 1.0
+    """BM25's length normalisation of one field: 1 for a field of average length.
+
+    The average is over the papers that have the field: an abstract not yet available is
+    absent, not short, so it neither lowers the average (raising every other paper's norm)
+    nor counts as a perfectly focused abstract (it has no term to score anyway)."""
+    present = [n for n in lengths if n]
+    avg = max(sum(present) / len(present), 1.0) if present else 1.0
     return [1.0 - B + B * n / avg for n in lengths]
 
 
