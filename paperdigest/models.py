@@ -3,6 +3,9 @@
 Identity rule: a paper is known by its arXiv id (version suffix stripped) when a source
 gives one, else by its folded title. ``Paper.title_key`` is always set, so a paper first
 seen as page text (no id) and later through a feed (with id) is recognised as one paper.
+
+A paper needs only a title: listings show papers minutes old, before their abstract exists.
+``abstract == ""`` means "not yet available"; a later capture fills it in (see the store).
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ def normalize_arxiv_id(value: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Paper:
-    """One paper as a source gives it. Only ``title`` and ``abstract`` are always present."""
+    """One paper as a source gives it. Only ``title`` is always present; an empty ``abstract``
+    is one not yet available."""
 
     title: str
-    abstract: str
+    abstract: str = ""
     arxiv_id: str | None = None
     url: str | None = None
     authors: tuple[str, ...] = ()
@@ -99,10 +103,49 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Sightings:
+    """What the store knows of a paper's listings up to one moment (a digest's creation)."""
+
+    first_seen: datetime
+    last_seen: datetime
+    captures: int  # captures that listed it
+    days: int  # distinct days (in the schedule's time zone) on which it was listed
+    upvotes: int | None = None  # the latest reading; None when no source gave one
+    gain: int | None = None  # upvotes gained since ``since``; None without an earlier reading
+    since: str | None = None  # "yesterday", "Feb 3" or "first seen"
+
+    def describe(self) -> str:
+        """"listed 3 days · ▲ 120 (+45 since yesterday)": only what is known."""
+        parts = [f"listed {self.days} day{'' if self.days == 1 else 's'}"]
+        if self.upvotes is not None:
+            votes = f"▲ {self.upvotes}"
+            if self.gain is not None and self.since:
+                votes += f" ({'+' if self.gain >= 0 else '−'}{abs(self.gain)} since {self.since})"
+            parts.append(votes)
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How momentum moved an item: its rank value is ``(1 - weight) × relevance + weight × momentum``."""
+
+    weight: float  # the profile's ``momentum``
+    momentum: float  # 0..1, see ranking.momentum
+    relevance: float  # the score over the best score among the items ranked, 0..1
+    value: float
+
+    def describe(self) -> str:
+        return (f"momentum {self.momentum:.2f} × {self.weight:g} + relevance {self.relevance:.2f} × "
+                f"{1 - self.weight:g} = {self.value:.2f}")
+
+
+@dataclass(frozen=True)
 class RankedItem:
     paper: Paper
     score: float
     matches: tuple[Match, ...]
+    sightings: Sightings | None = None  # known when ranked from the store
+    blend: Blend | None = None  # set when the profile blends momentum into the ranking
 
     @property
     def matched(self) -> list[str]:
@@ -111,7 +154,8 @@ class RankedItem:
 
     def why(self) -> str:
         """The short "why you see this" line every output shows."""
-        return "; ".join(m.describe() for m in self.matches)
+        reasons = "; ".join(m.describe() for m in self.matches)
+        return f"{reasons}; ranked on {self.blend.describe()}" if self.blend else reasons
 
 
 @dataclass(frozen=True)
@@ -147,3 +191,10 @@ class FeedEntry:
     added: datetime  # timezone-aware: when the paper entered the digest
     score: float | None = None
     matches: tuple[Match, ...] = ()
+    updated: datetime | None = None  # when a later capture last changed the paper (None: never)
+    sightings: Sightings | None = None  # as shown when the paper entered the digest
+
+    @property
+    def last_change(self) -> datetime:
+        """The entry's ``updated`` date: when it was added, or when its paper changed since."""
+        return self.updated if self.updated is not None and self.updated > self.added else self.added

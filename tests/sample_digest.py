@@ -1,9 +1,10 @@
 """A fixed, invented digest: the input of the golden files, the screenshot and other tests.
 
 Every title and abstract here is made up. The three items cover the shapes a renderer
-meets: a paper with its own URL, authors, upvotes and an AI summary; one known only by its
-arXiv id, with many authors and an abstract long enough to be trimmed; one with neither URL
-nor id nor authors, whose title holds characters every format must escape.
+meets: a paper with its own URL, authors, upvotes, an AI summary and sightings over three
+days; one known only by its arXiv id, with many authors and an abstract long enough to be
+trimmed; one with neither URL nor id nor authors nor, yet, an abstract, whose title holds
+characters every format must escape.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from paperdigest.config import EmailConfig
-from paperdigest.models import DigestView, FeedEntry, Match, Paper, RankedItem
+from paperdigest.models import DigestView, FeedEntry, Match, Paper, RankedItem, Sightings
 
 CREATED = datetime(2025, 3, 14, 7, 0, 5, tzinfo=timezone.utc)
 
@@ -52,16 +53,21 @@ PAPERS = (
     ),
     Paper(
         title="Small & Fast: Pruning <1B Models with *Structured* Masks_v2",
-        abstract="We prune sub-billion-parameter models with structured masks & recover accuracy "
-                 "with 1% of the original training tokens.",
     ),
+)
+
+SEEN = (
+    Sightings(first_seen=CREATED - timedelta(days=2, hours=2), last_seen=CREATED - timedelta(hours=2), captures=7,
+              days=3, upvotes=42, gain=15, since="yesterday"),
+    Sightings(first_seen=CREATED - timedelta(days=1, hours=2), last_seen=CREATED - timedelta(hours=2), captures=2,
+              days=2, upvotes=17),
 )
 
 ITEMS = (
     RankedItem(PAPERS[0], 3.5, (Match("speculative decoding", "title+abstract", 2.5),
-                                Match("latency", "title", 1.0))),
+                                Match("latency", "title", 1.0)), sightings=SEEN[0]),
     RankedItem(PAPERS[1], 2.25, (Match("quantization", "abstract", 1.5),
-                                 Match("kv cache", "title+abstract", 0.75))),
+                                 Match("kv cache", "title+abstract", 0.75)), sightings=SEEN[1]),
     RankedItem(PAPERS[2], 1.0, (Match("pruning", "title", 1.0),)),
 )
 

@@ -48,6 +48,14 @@ def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     ('[limits]\nmax_input_bytes = 0', 'limits: key "max_input_bytes" must be at least 1'),
     ('[feed]\nmax_items = true', 'feed: key "max_items" must be an integer'),
     ('[surprise]\nx = 1', 'config: unknown key "surprise"'),
+    ('[[profile]]\nname = "x"\nkeywords = { "a" = 1 }\nmomentum = 1.5', 'profile "x": key "momentum" must be between 0 and 1'),
+    ('[[profile]]\nname = "x"\nkeywords = { "a" = 1 }\nmomentum = -0.1', 'profile "x": key "momentum" must be at least 0'),
+    ('[[profile]]\nname = "x"\nkeywords = { "a" = 1 }\ndigest = "monthly"',
+     'profile "x": key "digest" must be "daily" or "weekly", not "monthly"'),
+    ('[[profile]]\nname = "x"\nkeywords = { "a" = 1 }\nweek_day = "monday"',
+     'profile "x": key "week_day" applies only to a weekly digest'),
+    ('[[profile]]\nname = "x"\nkeywords = { "a" = 1 }\ndigest = "weekly"\nweek_day = "funday"',
+     'profile "x": key "week_day" must be a day of the week'),
 ])
 def test_bad_values_are_one_line_naming_the_key(make_config, extra: str, message: str) -> None:
     path = make_config(extra)
@@ -94,3 +102,11 @@ def test_defaults(make_config) -> None:
     assert (p.backfill_days, p.send_empty, p.max_items) == (7, False, 20)
     assert cfg.feed.max_items == 100 and cfg.feed.max_days == 30
     assert cfg.schedule.cron == "0 7 * * *"
+
+
+def test_momentum_and_cadence_defaults_and_a_weekly_profile(make_config) -> None:
+    cfg = load_config(make_config('[[profile]]\nname = "w"\nkeywords = { "a" = 1 }\ndigest = "weekly"\n'
+                                  'week_day = "Friday"\nmomentum = 0.25\n'))
+    daily, weekly = cfg.profiles
+    assert (daily.momentum, daily.digest, daily.week_day) == (0.0, "daily", "monday")
+    assert (weekly.momentum, weekly.digest, weekly.week_day) == (0.25, "weekly", "friday")

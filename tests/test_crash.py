@@ -132,8 +132,8 @@ from paperdigest.store import Store
 
 original = Store._upsert_papers
 
-def upsert_then_die(self, conn, items, snap_id, now):
-    original(self, conn, items, snap_id, now)  # the snapshot and its papers are written, not committed
+def upsert_then_die(self, *args):
+    original(self, *args)  # the snapshot, its papers and their sightings are written, not committed
     os.kill(os.getpid(), signal.SIGKILL)
 
 Store._upsert_papers = upsert_then_die

@@ -258,8 +258,8 @@ def test_failure_mid_ingest_leaves_no_snapshot_and_no_papers(make_config, tmp_pa
     listing.write_text(LISTING_A)
     original = Store._upsert_papers
 
-    def upsert_then_fail(self, conn, items, snap_id, now):  # type: ignore[no-untyped-def]
-        original(self, conn, items, snap_id, now)  # the snapshot and the papers are written ...
+    def upsert_then_fail(self, *args):  # type: ignore[no-untyped-def]
+        original(self, *args)  # the snapshot, the papers and their sightings are written ...
         raise sqlite3.OperationalError("disk I/O error")  # ... and the transaction dies
 
     with Store(cfg.store_url) as store:
@@ -313,7 +313,7 @@ def bad_inputs(folder: Path) -> dict[str, Path]:
         "chrome-only.txt": "new\n\n" + head + "byAK and the research community\n\nNov 24\n",
         "cut-mid-abstract.txt": head + "Sparse Lattice Codes for Federated Telemetry\n\nWe compress federated "
                                 "telemetry with sparse lattice codes so that each client sends a third of the",
-        "title-without-abstract.txt": head + orbital + "A Title Standing Alone Without Its Abstract\n\n" + tidal,
+        "abstract-without-title.txt": head + orbital + STRAY_ABSTRACT + tidal,
         "oversize.txt": head + orbital * 60,
         "missing.txt": None,
     }
@@ -329,7 +329,16 @@ def bad_inputs(folder: Path) -> dict[str, Path]:
     return paths
 
 
-# Accepted, not errors: readable Latin-1 text, and a paper listed twice (stored once).
+STRAY_ABSTRACT = ("We measure the drift of moored buoys over a winter. A small model of wind and current "
+                  "predicts it within a kilometre a day ahead.\n\n")
+# Accepted, not errors: readable Latin-1 text, a paper listed twice (stored once), and a title
+# alone between two papers (a paper listed before its abstract exists).
+TITLE_ONLY = ("Get trending papers in your email inbox!\n\nSubscribe\n\n"
+              "Orbital Debris Tracking with Event Cameras\n\nEvent cameras see fast debris against the dark "
+              "sky. We track fragments smaller than a centimetre at ten kilohertz with a tiny spiking network.\n\n"
+              "A Title Standing Alone Without Its Abstract\n\n"
+              "Tidal Energy Forecasts from Satellite Altimetry\n\nSatellite altimetry gives the sea surface "
+              "height. We forecast tidal energy at twelve sites a week ahead with an error under five percent.\n")
 LATIN1 = ("Get trending papers in your email inbox!\n\nCaf\u00e9 Tables: Na\u00efve Bayes for R\u00e9sum\u00e9 Ranking\n\n"
           "We rank r\u00e9sum\u00e9s with a na\u00efve Bayes model trained on caf\u00e9 menus. The model is small "
           "enough to run on a phone and explains every decision it makes.\n")
@@ -345,10 +354,12 @@ def test_batch_of_bad_inputs_through_the_cli(make_config, tmp_path: Path) -> Non
     good_a.write_text(LISTING_A)
     good_b.write_text(LISTING_B)
     latin1, twice = tmp_path / "in" / "latin1.txt", tmp_path / "in" / "twice.txt"
+    title_only = tmp_path / "in" / "title-only.txt"
     latin1.write_bytes(LATIN1.encode("latin-1"))
     twice.write_text(TWICE)
+    title_only.write_text(TITLE_ONLY)
     order = [bad["empty.txt"], good_a, bad["random.bin"], bad["error-page.html"], bad["chrome-only.txt"], latin1,
-             bad["cut-mid-abstract.txt"], bad["title-without-abstract.txt"], twice, bad["oversize.txt"],
+             bad["cut-mid-abstract.txt"], bad["abstract-without-title.txt"], title_only, twice, bad["oversize.txt"],
              bad["missing.txt"], bad["empty-folder"], good_b]
     result = paperdigest(tmp_path, ["ingest", "--config", str(config), "--json", *map(str, order)])
 
@@ -363,16 +374,19 @@ def test_batch_of_bad_inputs_through_the_cli(make_config, tmp_path: Path) -> Non
         # ... and exactly one line on stderr names it
         named = [line for line in result.stderr.splitlines() if f"{path}:" in line]
         assert len(named) == 1 and named[0].startswith("paperdigest: "), (path, named)
-    for path in (good_a, good_b):
+    for path in (good_a, good_b, title_only):
         assert reports[str(path)]["error"] is None
     # Not clean, yet nothing lost: the papers are stored and the report says what was wrong.
     assert "not UTF-8" in reports[str(latin1)]["error"] and reports[str(latin1)]["error"].startswith(f"{latin1}: ")
     assert "repeats paper" in reports[str(twice)]["error"] and reports[str(twice)]["error"].startswith(f"{twice}: ")
     assert reports[str(bad["oversize.txt"])]["error"].endswith("(raise [limits] max_input_bytes to accept it)")
-    # Complete papers around the title without an abstract are kept; the report still says why.
-    assert reports[str(bad["title-without-abstract.txt"])]["papers"] == 2
+    # Complete papers around the abstract without a title are kept; the report still says why.
+    assert "text without a title" in reports[str(bad["abstract-without-title.txt"])]["error"]
+    assert reports[str(bad["abstract-without-title.txt"])]["papers"] == 2
+    # A title alone between papers is a paper whose abstract is not yet available: no error.
+    assert (reports[str(title_only)]["papers"], reports[str(title_only)]["new"]) == (3, 1)
     assert [reports[str(p)]["new"] for p in (good_a, good_b, latin1, twice)] == [3, 1, 1, 1]
-    assert data["new_papers"] == 3 + 1 + 1 + 1 + 2
+    assert data["new_papers"] == 3 + 1 + 1 + 1 + 2 + 1
 
     with Store(load_config(config).store_url) as store:
         titles = sorted(p.title for _, p in store.papers_after(0))
@@ -380,4 +394,5 @@ def test_batch_of_bad_inputs_through_the_cli(make_config, tmp_path: Path) -> Non
         "Quantization Without Calibration Data for Small Language Models", "Speculative Decoding with Tiny Drafters",
         "Gardens of Graphs: Message Passing for Botanical Taxonomy", "Mixture of Experts Routing by Token Difficulty",
         "Café Tables: Naïve Bayes for Résumé Ranking", "Kelp Forest Mapping from Drone Imagery",
-        "Orbital Debris Tracking with Event Cameras", "Tidal Energy Forecasts from Satellite Altimetry"])
+        "Orbital Debris Tracking with Event Cameras", "Tidal Energy Forecasts from Satellite Altimetry",
+        "A Title Standing Alone Without Its Abstract"])

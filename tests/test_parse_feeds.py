@@ -176,18 +176,23 @@ def test_sentinel_among_papers_flags_broken_and_keeps_papers() -> None:
     assert all("Something is wrong" not in p.title for p in L.papers)
 
 
-def test_items_without_title_or_abstract_are_skipped_with_a_note() -> None:
+def test_items_without_title_are_skipped_and_without_abstract_kept_with_a_note() -> None:
     L = parse_listing(
-        feed(item(1, title=None), item(2), item(3, title="   "), item(4, content_text=""), "junk", item(5, title=7)),
+        feed(item(1, title=None), item(2), item(3, title="   "), item(4, content_text=""), "junk", item(5, title=7),
+             item(6, content_text="   ")),
         name="f",
     )
-    assert [p.arxiv_id for p in L.papers] == ["2601.00002"]
+    assert [p.arxiv_id for p in L.papers] == ["2601.00002", "2601.00004", "2601.00006"]
+    assert [p.abstract for p in L.papers][1:] == ["", ""]  # not yet available: kept by its title
     assert L.problems == [
         "item 1 has no title: skipped",
         "item 3 has no title: skipped",
-        "item 4 'Invented Paper Number 4: Something About Models' has no abstract: skipped",
         "item 5 is not an object: skipped",
         "item 6 has no title: skipped",
+    ]
+    assert L.warnings == [
+        "item 4 'Invented Paper Number 4: Something About Models' has no abstract yet: kept with its title",
+        "item 7 'Invented Paper Number 6: Something About Models' has no abstract yet: kept with its title",
     ]
 
 
@@ -299,7 +304,8 @@ def test_xml_entity_tricks_are_refused(data: bytes) -> None:
         (b"<rss version='2.0'><channel><item><title>Half", "invalid XML"),
         (b"<?xml version='1.0'?><opml><body/></opml>", "neither RSS nor Atom"),
         (b"<rss version='2.0'><channel><title>Empty</title></channel></rss>", "no paper in this RSS feed"),
-        (b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>T</title></entry></feed>", "has no abstract"),
+        (b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><summary>An abstract alone.</summary></entry></feed>",
+         "has no title"),
     ],
 )
 def test_bad_xml(data: bytes, fragment: str) -> None:
@@ -311,15 +317,17 @@ def test_bad_xml(data: bytes, fragment: str) -> None:
 
 def test_daily_papers_api() -> None:
     L = parse_listing((FIXTURES / "hf_api.json").read_bytes(), name="api", content_type="application/json")
-    assert L.format == "hf-api" and len(L.papers) == 2
-    a, b = L.papers
+    assert L.format == "hf-api" and len(L.papers) == 3
+    a, missing, b = L.papers
     assert a.arxiv_id == "2502.11111" and a.url == "https://huggingface.co/papers/2502.11111"
     assert a.authors == ("Ines Varga", "Jon Bell") and a.upvotes == 42
     assert a.published == datetime(2025, 2, 17, 18, 59, 1, tzinfo=UTC)
     assert a.ai_summary and a.ai_summary.startswith("Caching intermediate")
     assert b.arxiv_id == "2502.13333" and b.ai_summary is None and b.authors == ()
     assert b.published == datetime(2025, 2, 16, 9, 30, tzinfo=UTC)
-    assert L.problems == ["item 2 'A Paper Whose Summary Went Missing' has no abstract: skipped"]
+    assert L.problems == []
+    assert (missing.title, missing.abstract, missing.upvotes) == ("A Paper Whose Summary Went Missing", "", 5)
+    assert L.warnings == ["item 2 'A Paper Whose Summary Went Missing' has no abstract yet: kept with its title"]
 
 
 def page(props: Any, key: str = "dailyPapers", extra: str = "") -> bytes:

@@ -67,7 +67,9 @@ def test_any_input_gives_a_listing_or_a_one_line_parse_error(
     assert isinstance(listing, Listing)
     assert listing.papers or listing.broken
     assert len({p.key for p in listing.papers}) == len(listing.papers)
-    assert all(p.title.strip() and p.abstract.strip() for p in listing.papers)
+    assert all(p.title.strip() for p in listing.papers)
+    # An abstract is there, or not yet available (""): never blank space passing for one.
+    assert all(p.abstract == "" or p.abstract.strip() for p in listing.papers)
 
 
 @FUZZ
@@ -148,7 +150,7 @@ def test_unseen_listings_parse_to_exactly_their_papers(case: tuple[list[tuple[st
 
 @LAYOUTS
 @given(listings(), titles(), st.data())
-def test_a_stray_title_costs_only_itself(
+def test_a_title_alone_is_a_paper_between_papers_and_costs_no_neighbour(
     case: tuple[list[tuple[str, str]], bool], stray: str, data: st.DataObject
 ) -> None:
     papers, packed = case
@@ -157,8 +159,16 @@ def test_a_stray_title_costs_only_itself(
     k = data.draw(st.integers(0, len(papers) - 1))  # before paper k; never the last line
     text = render(papers, packed, stray=(k, stray))
     listing = parse_listing(text.encode(), name="gen")
-    assert [(p.title, p.abstract) for p in listing.papers] == papers
-    assert len(listing.problems) == 1 and "has no abstract: skipped" in listing.problems[0]
+    got = [(p.title, p.abstract) for p in listing.papers]
+    # Before the first paper a lone line cannot be told from page chrome, and one that ends like
+    # a sentence ("... Vs.") may be a stray piece of an abstract: reported, not kept.
+    if k == 0 or (stray.endswith(".") and not stray.endswith("...")):
+        assert got == papers
+        assert len(listing.problems) == 1 and "has no abstract: skipped" in listing.problems[0]
+    else:  # between two papers: a paper listed before its abstract exists
+        assert got == papers[:k] + [(stray, "")] + papers[k:]
+        assert not listing.problems
+        assert len(listing.warnings) == 1 and "has no abstract yet: kept with its title" in listing.warnings[0]
 
 
 def _line_offset(text: str, index: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from paperdigest.errors import ParseError
+from paperdigest.models import Paper
 from paperdigest.sources.parse import decode_text, parse_listing
 from paperdigest.sources.pagetext import infer_date, looks_cut
 
@@ -164,17 +165,30 @@ def test_duplicate_inside_one_listing_is_dropped_with_a_warning() -> None:
 # --------------------------------------------------------------------------- resynchronisation
 
 
-def test_title_without_abstract_in_the_middle_is_skipped_and_neighbours_survive() -> None:
+def test_title_without_abstract_in_the_middle_is_a_title_only_paper_and_neighbours_survive() -> None:
     lines = content_lines(fixture("blank_layout.txt"))
     # Drop the abstract of the third paper (content line 10: header is 5 lines).
     stray_title = lines[9]
     damaged = "\n\n".join(lines[:10] + lines[11:]).encode()
     L = parse_listing(damaged, name="stray")
     full = parse_listing(fixture("blank_layout.txt"), name="full").papers
-    assert L.papers == full[:2] + full[3:]
-    assert len(L.problems) == 1
-    assert L.problems[0].startswith("paper 3 (line ")
-    assert stray_title[:30] in L.problems[0] and L.problems[0].endswith("has no abstract: skipped")
+    assert L.papers == full[:2] + [Paper(title=stray_title)] + full[3:]
+    assert not L.problems and len(L.warnings) == 1
+    assert L.warnings[0].startswith("paper 3 (line ")
+    assert stray_title[:30] in L.warnings[0] and L.warnings[0].endswith("has no abstract yet: kept with its title")
+
+
+def test_title_alone_before_the_first_or_after_the_last_paper_is_reported() -> None:
+    lines = content_lines(fixture("blank_layout.txt"))
+    lone = "A Heading Nobody Can Tell From Page Chrome"
+    full = parse_listing(fixture("blank_layout.txt"), name="full").papers
+    for damaged in (lines[:5] + [lone] + lines[5:], lines + [lone]):
+        L = parse_listing("\n\n".join(damaged).encode(), name="edge")
+        assert L.papers == full and len(L.problems) == 1 and lone[:30] in L.problems[0]
+    # A sentence alone between papers reads as a stray piece of an abstract: reported too.
+    sentence = "We show that this works."
+    L = parse_listing("\n\n".join(lines[:7] + [sentence] + lines[7:]).encode(), name="sentence")
+    assert L.papers == full and len(L.problems) == 1 and "has no abstract: skipped" in L.problems[0]
 
 
 def test_abstract_without_title_is_skipped_in_packed_layout() -> None:
@@ -186,13 +200,14 @@ def test_abstract_without_title_is_skipped_in_packed_layout() -> None:
     assert len(L.problems) == 1 and "text without a title" in L.problems[0]
 
 
-def test_two_stray_titles_in_a_row() -> None:
+def test_two_titles_alone_in_a_row() -> None:
     lines = content_lines(fixture("packed_layout.txt"))
     extra = ["An Orphaned Heading With No Abstract", "Another Orphaned Heading: Part Two"]
     damaged = "\n".join(lines[:6] + extra + lines[6:]).encode()
     L = parse_listing(damaged, name="two")
-    assert len(L.papers) == 7
-    assert [p.split(" '")[0] for p in L.problems] == ["paper 3 (line 7)", "paper 4 (line 8)"]
+    assert len(L.papers) == 9 and not L.problems
+    assert [p.title for p in L.papers if not p.abstract] == extra
+    assert [w.split(" '")[0] for w in L.warnings] == ["paper 3 (line 7)", "paper 4 (line 8)"]
 
 
 def test_cut_mid_abstract_keeps_the_papers_before_and_reports_the_cut_one() -> None:

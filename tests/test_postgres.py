@@ -395,3 +395,50 @@ def test_two_processes_at_once_send_each_email_once(pg_url: str, tmp_path: Path,
                                                    ("bob@example.org", "sent"), ("carol@example.org", "sent")]
     outbox = sorted(p.name for p in (tmp_path / "out" / "outbox").iterdir())
     assert len(outbox) == 4 and not list(tmp_path.glob("*.db"))
+
+
+# --------------------------------------------------------------------------- a paper's life
+
+
+def test_store_from_schema_2_gains_sightings(pg_url: str) -> None:
+    with Store(pg_url) as s:
+        ingest(s, [paper("Alpha"), paper("Beta")], b"one")
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:  # make it look like a version-2 store
+        for stmt in ("DROP TABLE sightings", "DROP TABLE paper_updates", "ALTER TABLE papers DROP COLUMN updated_at",
+                     "ALTER TABLE digest_items DROP COLUMN momentum",
+                     "UPDATE meta SET value = '2' WHERE key = 'schema_version'"):
+            conn.execute(sa.text(stmt))
+    engine.dispose()
+    with Store(pg_url) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert set(sa.inspect(s.engine).get_table_names()) == set(metadata.tables)
+        ids = [i for i, _ in s.papers_after(0)]
+        assert {i: r for i, r in s.readings(ids).items()} == {i: [(NOW, None)] for i in ids}
+        updated = {c["name"]: c["type"] for c in sa.inspect(s.engine).get_columns("papers")}["updated_at"]
+        assert getattr(updated, "timezone", False)
+
+
+def test_a_papers_life(store: Store, pg_config: Path) -> None:
+    """Title only, then filled in by another source, corrected by its own, refused values; read
+    back in UTC, and ``show`` over all of it."""
+    from paperdigest.pipeline.paperinfo import show_papers
+
+    p = paper("Kelp Forest Census", "", arxiv_id="2611.40001", upvotes=3)
+    r1 = store.ingest(Listing([p]), source="a", hash_=content_hash(b"1"), captured=None, now=NOW)
+    later = NOW + timedelta(days=1)
+    r2 = store.ingest(Listing([paper("Kelp forest census", "The abstract.", arxiv_id="2611.40001", upvotes=-4)]),
+                      source="b", hash_=content_hash(b"2"), captured=None, now=later)
+    r3 = store.ingest(Listing([paper("Kelp Forest Census, Revised", "", arxiv_id="2611.40001", upvotes=10**12)]),
+                      source="a", hash_=content_hash(b"3"), captured=None, now=later + timedelta(hours=1))
+    assert (r1.new, r2.new, r2.updated, r3.updated) == (1, 0, 1, 1)
+    assert r2.warnings == ("b: 'Kelp forest census' (arXiv:2611.40001): upvotes -4 ignored (negative)",)
+    (pid,) = store.find_papers("2611.40001")
+    assert store.readings([pid])[pid] == [(NOW, 3), (later, None), (later + timedelta(hours=1), None)]
+    ((_, got),) = store.papers_after(0)
+    assert (got.title, got.abstract, got.upvotes) == ("Kelp Forest Census, Revised", "The abstract.", 3)
+    report = show_papers(store, load_config(pg_config), "Kelp Forest Census, Revised", now=later)
+    (info,) = report["papers"]
+    assert [(c["field"], c["source"], c["previous"]) for c in info["changes"]] == [
+        ("abstract", "b", None), ("title", "a", "Kelp Forest Census")]
+    assert info["fields"]["abstract"]["at"] == later.isoformat()

@@ -7,6 +7,7 @@ spread of document frequencies so that IDF behaves as it would on a listing.
 from __future__ import annotations
 
 import gc
+import math
 import json
 import random
 import re
@@ -472,3 +473,27 @@ def test_scenario_multimodal_reader() -> None:
     _assert_graded_order(items, grades, strict=False)
     titles = _titles(items)
     assert titles.index("Assistants That Listen") < titles.index("Data Mixtures for Code Models")
+
+
+# --------------------------------------------------------------------------- title-only papers
+
+
+def test_a_title_only_paper_is_ranked_on_its_title_and_moves_no_other_score() -> None:
+    """An abstract not yet available is absent, not short: the paper counts as if its abstract
+    had the average length and held no keyword, for its own score and everyone else's."""
+    papers = _filler(30)  # abstracts of 60 words each
+    papers.append(Paper(title="Speculative Decoding for Pocket Translators",
+                        abstract="We pair a small drafter with a speculative decoding translator " + " ".join(
+                            FILLER_WORDS[i % len(FILLER_WORDS)] for i in range(50)) + "."))
+    stats = TermStats()
+    stats.add(papers)
+    stats.n_docs += 1000  # a store much larger than these papers: N does not move when one is added
+    prof = _profile({"speculative decoding": 2, "drafter": 1})
+    title = "Speculative Decoding on a Wristwatch"
+    title_only = rank([*papers, Paper(title=title)], [prof], stats)[prof.name]
+    neutral = Paper(title=title, abstract=" ".join(["benchmark"] * 60))  # average length, no keyword
+    as_if = rank([*papers, neutral], [prof], stats)[prof.name]
+    assert [(it.paper.title, it.score) for it in title_only] == [(it.paper.title, it.score) for it in as_if]
+    (it,) = [it for it in title_only if it.paper.title == title]
+    assert [(m.term, m.where) for m in it.matches] == [("speculative decoding", "title")]
+    assert it.score > 0 and math.isfinite(it.score)

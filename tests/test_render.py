@@ -141,7 +141,7 @@ def test_text_is_wrapped_with_urls_whole() -> None:
     assert "\n   https://example.org/papers/2503.10001\n" in text
     assert "1. Draft Trees, Not Draft Chains" in text
     assert "Small & Fast: Pruning <1B Models with *Structured* Masks_v2" in text  # text stays text
-    assert "arXiv:2503.10001 · ▲ 42 upvotes" in text
+    assert "arXiv:2503.10001 · listed 3 days · ▲ 42 (+15 since yesterday)" in text
     assert "\n-- \n" in text  # signature separator
 
 

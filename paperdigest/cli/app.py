@@ -109,7 +109,9 @@ def main(verbose: bool) -> None:
       paperdigest ingest FILE...       # only store new listings
       paperdigest rank FILE...         # show what each profile would get
       paperdigest preview --profile P  # the next digest, without sending it
+      paperdigest show ID              # everything the store knows about a paper
       paperdigest serve                # run on the config's cron schedule
+      paperdigest web                  # the web app: subscribe, manage, unsubscribe, feeds
     """
     setup_logging(verbose)
 

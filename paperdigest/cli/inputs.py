@@ -42,7 +42,9 @@ def ingest(config_path: str | None, paths: tuple[str, ...], as_json: bool) -> No
                 click.echo(f"FAILED     {r.source}: {r.error}")
             else:
                 tag = "duplicate" if r.duplicate else f"{r.new:4d} new"
-                click.echo(f"{tag:10} {r.papers:4d} papers  {r.source}" + (f"  ({r.warning})" if r.warning else ""))
+                updated = f"  ({r.updated} filled in or corrected)" if r.updated else ""
+                warned = f"  ({r.warning})" if r.warning else ""
+                click.echo(f"{tag:10} {r.papers:4d} papers  {r.source}{updated}{warned}")
         click.echo(f"{sum(r.new for r in reports)} new papers")
     if any(r.error for r in reports):
         sys.exit(1)

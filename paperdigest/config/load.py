@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.config.checks import check_address, resolve_path, absolute_store_url, Table, validate_cron
-from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, PROFILE_NAME_RE, SOURCE_FORMATS, Config, EmailConfig,
-                                      FeedConfig, Profile, ScheduleConfig, SourceConfig, config_path)
+from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, DIGEST_CADENCES, PROFILE_NAME_RE, SOURCE_FORMATS,
+                                      WEEK_DAYS, Config, EmailConfig, FeedConfig, Profile, ScheduleConfig, SourceConfig,
+                                      WebConfig, config_path)
 from paperdigest.errors import ConfigError
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
@@ -41,7 +42,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
-    top = Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile")
+    top = Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile",
+                                     "web")
 
     store = Table("store", top.table("store") or {})
     store_url = absolute_store_url(base, store.text("url", "sqlite:///var/paperdigest.db") or "")
@@ -80,6 +82,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise feed_t.err("base_url", "must be an http or https URL")
     feed_t.done()
 
+    web_t = top.table("web")
+    web = _web(web_t) if web_t is not None else None
+
     profiles = tuple(_profile(i, p) for i, p in enumerate(_array(top, "profile")))
     pnames = [p.name for p in profiles]
     for n in pnames:
@@ -88,7 +93,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top.done()
     return Config(path=path, store_url=store_url, output_dir=output_dir, sources=sources,
                   profiles=profiles, email=email, schedule=schedule, feed=feed,
-                  max_input_bytes=max_input_bytes, templates=templates)
+                  max_input_bytes=max_input_bytes, templates=templates, web=web)
 
 
 def _array(top: Table, key: str) -> list[Any]:
@@ -171,10 +176,29 @@ def _schedule(data: dict[str, Any] | None) -> ScheduleConfig:
     return ScheduleConfig(cron=cron, timezone=tz)
 
 
+def _web(data: dict[str, Any]) -> WebConfig:
+    """``[web]``: the reader-facing app. Its secret comes from PAPERDIGEST_SECRET, never the file."""
+    t = Table("web", data).allow("base_url", "host", "port", "trusted_proxies")
+    base_url = t.text("base_url", required=True) or ""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise t.err("base_url", f'must be an http or https URL without query or fragment, not "{base_url}"')
+    if any(ch.isspace() or not ch.isprintable() or ch in "<>\"'" for ch in base_url):
+        raise t.err("base_url", "must not hold spaces, quotes or angle brackets")
+    host = t.text("host", "127.0.0.1") or "127.0.0.1"
+    port = t.integer("port", 8000, minimum=1)
+    if port > 65535:
+        raise t.err("port", f"must be at most 65535, not {port}")
+    proxies = tuple(t.str_list("trusted_proxies")) if "trusted_proxies" in data else ("127.0.0.1",)
+    t.done()
+    return WebConfig(base_url=base_url.rstrip("/") + "/", host=host, port=port, trusted_proxies=proxies)
+
+
 def _profile(index: int, data: Any) -> Profile:
     name = data.get("name") if isinstance(data, dict) else None
     t = Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data).allow(
-        "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days")
+        "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days",
+        "momentum", "digest", "week_day")
     name = t.text("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise t.err("name", f'must match [a-z0-9-]+ (at most 64 characters), not "{name}"')
@@ -199,7 +223,26 @@ def _profile(index: int, data: Any) -> Profile:
     max_items = t.integer("max_items", 20, minimum=1)
     send_empty = t.flag("send_empty", False)
     backfill_days = t.integer("backfill_days", 7, minimum=0)
+    momentum = t.number("momentum", 0.0, minimum=0.0)
+    if momentum > 1:
+        raise t.err("momentum", f"must be between 0 and 1, not {momentum:g}")
+    digest, week_day = _cadence(t)
     t.done()
     return Profile(name=name, title=title, keywords=keywords, recipients=tuple(recipients),
                    exclude=tuple(exclude), min_score=min_score, max_items=max_items,
-                   send_empty=send_empty, backfill_days=backfill_days)
+                   send_empty=send_empty, backfill_days=backfill_days, momentum=momentum, digest=digest,
+                   week_day=week_day)
+
+
+def _cadence(t: Table) -> tuple[str, str]:
+    """A profile's ``digest`` ("daily" or "weekly") and, for a weekly one, its ``week_day``."""
+    digest = t.text("digest", "daily") or "daily"
+    if digest not in DIGEST_CADENCES:
+        raise t.err("digest", f'must be "daily" or "weekly", not "{digest}"')
+    week_day = t.text("week_day")
+    if week_day is not None and digest != "weekly":
+        raise t.err("week_day", 'applies only to a weekly digest (digest = "weekly")')
+    week_day = (week_day or "monday").lower()
+    if week_day not in WEEK_DAYS:
+        raise t.err("week_day", f'must be a day of the week ("monday" ... "sunday"), not "{week_day}"')
+    return digest, week_day

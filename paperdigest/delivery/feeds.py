@@ -21,7 +21,7 @@ from urllib.parse import quote
 from feedgen.feed import FeedGenerator
 
 from paperdigest.models import FeedEntry
-from paperdigest.delivery.render import sanitize_html
+from paperdigest.delivery.render import NO_ABSTRACT, sanitize_html
 from paperdigest.delivery.templating import render_template
 from paperdigest.delivery.textsafe import (SUMMARY_LIMIT, TITLE_LIMIT, arxiv_url, authors_line, one_line, paper_url,
                        safe_url)
@@ -96,7 +96,7 @@ def _add_entry(fg: FeedGenerator, entry: FeedEntry, guid: str, kind: str, templa
     if url:
         fe.link(href=url, rel="alternate")
     fe.published(entry.added)
-    fe.updated(entry.added)
+    fe.updated(entry.last_change)  # a paper filled in later: same id, new content and date
     html = entry_html(entry, templates)
     if kind == "rss":
         fe.description(html)
@@ -119,6 +119,8 @@ def entry_html(entry: FeedEntry, templates: Path | None = None) -> str:
         "abstract": one_line(p.abstract, FEED_ABSTRACT_LIMIT),
         "arxiv_id": one_line(p.arxiv_id, 40),
         "arxiv_url": arxiv_url(p),
+        "no_abstract": NO_ABSTRACT,
+        "momentum": entry.sightings.describe() if entry.sightings is not None else "",
     }, templates)
     return sanitize_html(html).strip()
 

@@ -22,7 +22,7 @@ import nh3
 from markupsafe import Markup
 
 from paperdigest.delivery.templating import compile_all, render_template
-from paperdigest.models import DigestView, FeedEntry, Match, Paper, RankedItem
+from paperdigest.models import Blend, DigestView, FeedEntry, Match, Paper, RankedItem, Sightings
 from paperdigest.delivery.textsafe import (ABSTRACT_LIMIT, SUMMARY_LIMIT, TITLE_LIMIT, arxiv_url, authors_line,
                        md_escape, one_line, paper_url)
 
@@ -71,7 +71,10 @@ class _Item:
     summary: str
     arxiv_id: str | None
     arxiv_url: str | None
-    upvotes: int | None
+    upvotes: int | None  # None when unknown, or when ``momentum`` shows them
+    momentum: str = ""  # "listed 3 days · ▲ 120 (+45 since yesterday)": what the sightings say
+    more_url: str | None = None  # a web subscriber's "more like this" / "not for me" links
+    less_url: str | None = None
 
     @property
     def votes(self) -> str:
@@ -79,9 +82,21 @@ class _Item:
 
     @property
     def tail(self) -> str:
-        """"arXiv:<id> · ▲ <n> upvotes", the parts that are known."""
+        """"arXiv:<id> · listed 3 days · ▲ 120 (+45 since yesterday)", the parts that are known."""
         parts = [f"arXiv:{self.arxiv_id}"] if self.arxiv_id else []
-        return " · ".join(parts + ([self.votes] if self.votes else []))
+        return " · ".join(parts + [p for p in (self.momentum or self.votes,) if p])
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """The links an email to one web subscriber carries (made by :mod:`paperdigest.delivery.links`):
+    the footer's manage and unsubscribe pages, and per paper, in the digest's order, "more like
+    this" and "not for me". Emails to the config's recipients have none."""
+
+    manage: str
+    unsubscribe: str
+    more: tuple[str, ...] = ()
+    less: tuple[str, ...] = ()
 
 
 def plural(n: int, word: str) -> str:
@@ -99,9 +114,17 @@ def counts_line(view: DigestView) -> str:
     return line + "."
 
 
-def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callable[[str], str]) -> _Item:
+NO_ABSTRACT = "Abstract not yet available."
+
+
+def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callable[[str], str],
+          reader: ReaderLinks | None = None) -> _Item:
     p = it.paper
+    i = number - 1
+    more = reader.more[i] if reader is not None and i < len(reader.more) else None
+    less = reader.less[i] if reader is not None and i < len(reader.less) else None
     arxiv = one_line(p.arxiv_id, 40) or None
+    upvotes = p.upvotes if isinstance(p.upvotes, int) and p.upvotes >= 0 else None
     return _Item(
         number=number,
         title=esc(one_line(p.title, TITLE_LIMIT)) or esc("(untitled)"),
@@ -113,12 +136,15 @@ def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callabl
         summary=esc(one_line(p.ai_summary, SUMMARY_LIMIT)),
         arxiv_id=esc(arxiv) if arxiv else None,
         arxiv_url=arxiv_url(p),
-        upvotes=p.upvotes if isinstance(p.upvotes, int) and p.upvotes >= 0 else None,
+        upvotes=None if it.sightings is not None else upvotes,
+        momentum=esc(it.sightings.describe()) if it.sightings is not None else "",
+        more_url=more,
+        less_url=less,
     )
 
 
 def _context(view: DigestView, esc: Callable[[str], str],
-             block: Callable[[str], str] | None = None) -> dict[str, Any]:
+             block: Callable[[str], str] | None = None, reader: ReaderLinks | None = None) -> dict[str, Any]:
     """Template values, each already cleaned and trimmed, and escaped with ``esc`` (inline
     text) or ``block`` (text that starts a paragraph)."""
     block = block or esc
@@ -130,7 +156,10 @@ def _context(view: DigestView, esc: Callable[[str], str],
         "counts": block(counts_line(view)),
         "warnings": [esc(w) for w in (one_line(w) for w in view.warnings[:10]) if w],
         "empty_reason": block(view.empty_reason or "") or None,
-        "items": [_item(i, it, esc, block) for i, it in enumerate(view.items, 1)],
+        "items": [_item(i, it, esc, block, reader) for i, it in enumerate(view.items, 1)],
+        "manage_url": reader.manage if reader is not None else None,
+        "unsubscribe_url": reader.unsubscribe if reader is not None else None,
+        "no_abstract": esc(NO_ABSTRACT),
     }
 
 
@@ -147,9 +176,9 @@ def render_markdown(view: DigestView, templates: Path | None = None) -> str:
     return render_template("digest.md.j2", ctx, templates)
 
 
-def render_text(view: DigestView, templates: Path | None = None) -> str:
+def render_text(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The text/plain email part: wrapped at 72 columns, URLs on lines of their own."""
-    ctx = _context(view, _plain)
+    ctx = _context(view, _plain, reader=reader)
     ctx["rule"] = "-" * min(TEXT_WIDTH, len(f"{ctx['title']}: paper digest for {ctx['date']}"))
     ctx["wrap"] = _wrap
     return render_template("email.txt.j2", ctx, templates)
@@ -160,12 +189,22 @@ def _wrap(text: str, indent: str = "", first: str | None = None) -> str:
                          subsequent_indent=indent, break_on_hyphens=False) if text else ""
 
 
-def render_html(view: DigestView, templates: Path | None = None) -> str:
+def render_html_body(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
+    """The digest's HTML body, sanitized, without the document around it (web pages show it)."""
+    return sanitize_html(render_template("partials/email_body.html.j2", _context(view, _plain, reader=reader),
+                                         templates))
+
+
+def render_html(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The text/html email part: one 600px table column, CSS inlined, no external resources."""
     ctx = _context(view, _plain)
-    body = sanitize_html(render_template("partials/email_body.html.j2", ctx, templates))
-    doc = render_template("email.html.j2", {"title": ctx["title"], "date": ctx["date"], "body": Markup(body)},
-                          templates)
+    return email_document(ctx["title"], ctx["date"], render_html_body(view, templates, reader), templates)
+
+
+def email_document(title: str, date: str, body: str, templates: Path | None = None) -> str:
+    """A sanitized HTML body in the email's document shell, its stylesheet inlined (every HTML
+    email: digests and the web app's confirmation)."""
+    doc = render_template("email.html.j2", {"title": title, "date": date, "body": Markup(body)}, templates)
     html: str = _inliner().inline(doc)
     return html if html.endswith("\n") else html + "\n"  # as the MIME part will hold it
 
@@ -188,7 +227,10 @@ def check_templates(templates: Path | None, now: datetime | None = None) -> None
                   url="https://example.org/papers/2501.00001", authors=("A. Author", "B. Author"), upvotes=3,
                   ai_summary="Its summary.")
     item = RankedItem(paper, 2.0, (Match("sample", "title", 2.0),))
-    for items in ((item,), ()):
+    seen = Sightings(first_seen=when, last_seen=when, captures=2, days=2, upvotes=3, gain=1, since="yesterday")
+    title_only = RankedItem(Paper(title="A paper listed before its abstract"), 1.0, (Match("sample", "title", 1.0),),
+                            sightings=seen, blend=Blend(0.5, 1.0, 0.5, 0.75))
+    for items in ((item, title_only), ()):
         view = DigestView(digest_id="sample/2000-01-01", profile_name="sample", profile_title="Sample",
                           date=when.date(), created=when, new_papers=len(items), matched=len(items), items=items,
                           warnings=("A sample warning.",))

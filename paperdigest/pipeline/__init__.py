@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from paperdigest.pipeline.deliver import EmailReport, Sender, deliver_owed, run_owner
 from paperdigest.pipeline.digests import (TERM_STATS_BLOB, Selection, build_profile_digest, digest_day, publish_feeds,
-                                          select_for_profile, term_stats, write_markdown, write_pending_markdown)
+                                          schedule_zone, select_for_profile, term_stats, write_markdown,
+                                          write_pending_markdown)
 from paperdigest.pipeline.failpoints import failpoint
 from paperdigest.pipeline.ingest import (FETCH_ATTEMPTS, FETCH_BACKOFF, SHORT_CAPTURE_MIN_HISTORY, SHORT_CAPTURE_RATIO,
                                          InputReport, capture_warning, collect_captures, fetch_capture,
@@ -33,4 +34,4 @@ __all__ = ["FETCH_ATTEMPTS", "FETCH_BACKOFF", "SHORT_CAPTURE_MIN_HISTORY", "SHOR
            "assemble_report", "build_profile_digest", "capture_warning", "collect_captures", "deliver_owed",
            "digest_day", "failpoint", "fetch_capture", "ingest_capture", "item_json", "parse_capture",
            "publish_feeds", "read_file_sources", "read_path_captures", "run_digest", "run_owner",
-           "select_for_profile", "term_stats", "write_markdown", "write_pending_markdown"]
+           "schedule_zone", "select_for_profile", "term_stats", "write_markdown", "write_pending_markdown"]

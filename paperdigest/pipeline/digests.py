@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from paperdigest import files
 from paperdigest.config import Config, Profile
 from paperdigest.models import Paper
 from paperdigest.pipeline import failpoints
+from paperdigest.pipeline.cadence import week_start
 from paperdigest.store import DigestRecord, Store
 
 TERM_STATS_BLOB = "term_stats"
@@ -47,6 +48,11 @@ def digest_day(config: Config, now: datetime) -> date:
     return now.astimezone(ZoneInfo(config.schedule.timezone)).date()
 
 
+def schedule_zone(config: Config) -> tzinfo:
+    """The time zone digests are dated in, and a paper's days listed are counted in."""
+    return ZoneInfo(config.schedule.timezone)
+
+
 @dataclass
 class Selection:
     """What a profile's next digest holds: the papers it has not considered, ranked and cut."""
@@ -58,31 +64,45 @@ class Selection:
     new_cursor: int
 
 
-def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime) -> Selection:
-    """Rank the papers this profile has not considered yet (read only: ``run`` and ``preview``).
+def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime,
+                       tz: tzinfo = timezone.utc) -> Selection:
+    """Rank the papers this profile has not considered yet (read only: ``run`` and ``preview``),
+    each with its sightings up to ``now`` (days counted in ``tz``), blended with momentum as
+    the profile asks.
 
     A new profile starts with the papers first seen in the last ``backfill_days``.
     """
     from paperdigest.ranking import rank, select
+    from paperdigest.ranking.momentum import summarize, with_momentum
 
     cursor = store.profile_cursor(profile.name)
     start = cursor if cursor is not None else store.first_paper_seen_since(now - timedelta(days=profile.backfill_days))
     candidates = store.papers_after(start)
     papers = [p for _, p in candidates]
     ranked = rank(papers, [profile], stats)[profile.name] if papers else []
+    if ranked:
+        ids = {id(p): pid for pid, p in candidates}
+        readings = store.readings([ids[id(it.paper)] for it in ranked], until=now)
+        today = now.astimezone(tz).date()
+        seen = {i: summarize(readings.get(ids[id(it.paper)], ()), tz, today) for i, it in enumerate(ranked)}
+        ranked = with_momentum(ranked, seen, profile.momentum)
     return Selection(cursor=cursor, candidates=candidates, chosen=select(ranked, profile),
                      matched=sum(1 for it in ranked if it.score >= profile.min_score),
                      new_cursor=candidates[-1][0] if candidates else start)
 
 
 def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
-                         warnings: Sequence[str] = ()) -> DigestRecord | None:
+                         warnings: Sequence[str] = (), tz: tzinfo = timezone.utc) -> DigestRecord | None:
     """Record the profile's next digest and move its cursor, in one transaction.
 
     Papers ranked below ``min_score`` or beyond ``max_items`` are considered and not offered
-    again. Returns None when a concurrent run already took these papers.
+    again. Returns None when a concurrent run already took these papers, or when a weekly
+    profile's digest is not due (see :mod:`paperdigest.pipeline.cadence`).
     """
-    sel = select_for_profile(store, profile, stats, now=now)
+    week = week_start(profile, day)
+    if week is not None and store.has_digest_since(profile.name, week):
+        return None  # this week's digest is made: nothing to rank
+    sel = select_for_profile(store, profile, stats, now=now, tz=tz)
     ids = {id(p): pid for pid, p in sel.candidates}
     failpoints.failpoint("before-digest")
     return store.create_digest(
@@ -90,7 +110,7 @@ def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: dat
         day=day, now=now, new_papers=len(sel.candidates), matched=sel.matched,
         items=[(ids[id(it.paper)], it) for it in sel.chosen],
         recipients=profile.recipients if (sel.chosen or profile.send_empty) else (),
-        warnings=warnings)
+        warnings=warnings, none_since=week)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -129,7 +149,7 @@ def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict
                     lambda: store.recent_papers(max_items=config.feed.max_items, since=since)))
     for name, title, description, entries_of in targets:
         entries = entries_of()
-        updated = max((e.added for e in entries), default=now)
+        updated = max((e.last_change for e in entries), default=now)
         out[name] = {}
         for kind in ("rss", "atom"):
             path = files.feed_path(config.output_dir, name, kind)

@@ -43,10 +43,15 @@ class InputReport:
     warning: str | None = None
     not_modified: bool = False
     new_ids: tuple[int, ...] = ()
+    updated: int = 0  # known papers this capture filled in or corrected (never counted new again)
+    # Values refused (absurd upvotes, a date in the future, an empty title), one line each naming
+    # the capture. Unlike ``warning`` (about the capture as a whole) they stay out of the digests.
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "papers": self.papers, "new": self.new, "duplicate": self.duplicate,
-                "error": self.error, "warning": self.warning, "not_modified": self.not_modified}
+                "error": self.error, "warning": self.warning, "not_modified": self.not_modified,
+                "updated": self.updated, "warnings": ([self.warning] if self.warning else []) + list(self.notes)}
 
 
 def capture_warning(store: Store, source: str, listing: Listing) -> str | None:
@@ -57,7 +62,8 @@ def capture_warning(store: Store, source: str, listing: Listing) -> str | None:
     not lower the bar for the next.
     """
     if listing.broken:
-        notes = "; ".join(w.removeprefix("broken capture: ") for w in listing.warnings) or "sentinel item"
+        notes = "; ".join(w.removeprefix("broken capture: ") for w in listing.warnings
+                          if w.startswith("broken capture: ")) or "sentinel item"
         return one_line(f'The capture from source "{source}" looks broken ({notes}); '
                         "it was not taken as the listing.")
     recent = [n for n in store.recent_paper_counts(source) if n > 0]
@@ -95,6 +101,8 @@ def ingest_capture(store: Store, cap: Capture, *, output_dir: Path, now: datetim
         log.warning("%s: %s", cap.source, problem)
     result = store.ingest(listing, source=cap.source, hash_=digest, captured=cap.captured, now=now,
                           warning=warning)
+    for note in result.warnings:
+        log.warning("%s", note)
     if cap.state_key and cap.validators:
         store.save_source_validators(cap.state_key, cap.validators[0], cap.validators[1], now)
     failpoints.failpoint("after-ingest")
@@ -103,7 +111,7 @@ def ingest_capture(store: Store, cap: Capture, *, output_dir: Path, now: datetim
         # Complete papers were kept; the report still says the input was not clean.
         error = one_line(f"{cap.source}: " + "; ".join(listing.problems))
     return InputReport(cap.source, result.papers, result.new, result.duplicate, error=error,
-                       warning=warning, new_ids=result.new_ids)
+                       warning=warning, new_ids=result.new_ids, updated=result.updated, notes=result.warnings)
 
 
 # --------------------------------------------------------------------------- fetching

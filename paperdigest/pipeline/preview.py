@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from paperdigest.config import Config, Profile
 from paperdigest.models import DigestView, FeedEntry
-from paperdigest.pipeline import digest_day, select_for_profile, term_stats
+from paperdigest.pipeline import digest_day, schedule_zone, select_for_profile, term_stats
 from paperdigest.store import Store
 
 
@@ -16,7 +17,7 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
 
     check_templates(config.templates)
     with Store(config.store_url) as store:
-        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now)
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now, tz=schedule_zone(config))
     chosen = sel.chosen
     day = digest_day(config, now)
     view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,
@@ -32,10 +33,24 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
     from paperdigest.store import paper_uid
 
     entries = [FeedEntry(guid=f"{profile.name}/{paper_uid(it.paper)}", paper=it.paper, added=now,
-                         score=it.score, matches=it.matches) for it in chosen]
+                         score=it.score, matches=it.matches, sightings=it.sightings) for it in chosen]
     base = config.feed.base_url.rstrip("/") + "/"
     return render_feed(entries, kind="rss", feed_id=f"urn:paperdigest:feed:{profile.name}",
                        title=f"paperdigest: {profile.title} (preview)", link=base,
                        self_url=f"{base}feeds/{profile.name}.xml",
                        description="What the next digest would hold", updated=now,
                        templates=config.templates).decode("utf-8")
+
+
+def preview_recent(store: Store, profile: Profile, stats: Any, *, now: datetime, days: int = 7) -> DigestView:
+    """What the profile would have sent over the last ``days`` days, as one digest: the papers
+    first seen since then, ranked and cut as a digest is (the subscribe page shows it)."""
+    from paperdigest.ranking import rank, select
+
+    start = store.first_paper_seen_since(now - timedelta(days=days))
+    candidates = [p for _, p in store.papers_after(start)]
+    ranked = rank(candidates, [profile], stats)[profile.name] if candidates and profile.keywords else []
+    chosen = select(ranked, profile)
+    return DigestView(digest_id=f"{profile.name}/last-{days}-days", profile_name=profile.name,
+                      profile_title=profile.title, date=now.date(), created=now, new_papers=len(candidates),
+                      matched=sum(1 for it in ranked if it.score >= profile.min_score), items=tuple(chosen))

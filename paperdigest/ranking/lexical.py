@@ -51,8 +51,13 @@ _WHERE = ("abstract", "title", "title+abstract")  # by (tf_title > 0) + (both > 
 
 
 def _norms(lengths: np.ndarray) -> np.ndarray:
-    """BM25's length normalisation of one field: 1 for a field of average length."""
-    avg = max(float(lengths.sum()) / len(lengths), 1.0) if len(lengths) else 1.0
+    """BM25's length normalisation of one field: 1 for a field of average length.
+
+    The average is over the papers that have the field: an abstract not yet available is
+    absent, not short, so it neither lowers the average (raising every other paper's norm)
+    nor counts as a perfectly focused abstract (it has no term to score anyway)."""
+    present = lengths[lengths > 0]
+    avg = max(float(present.sum()) / len(present), 1.0) if len(present) else 1.0
     return 1.0 - B + B * lengths / avg
 
 

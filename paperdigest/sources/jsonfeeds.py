@@ -9,7 +9,7 @@ from typing import Any
 from paperdigest.errors import ParseError
 from paperdigest.models import Listing, Paper, normalize_arxiv_id
 from paperdigest.sources.common import HF_PAPER_URL, SENTINEL_RE, finish_listing, int_or_none, parse_iso, split_ai_summary, strip_html, text_or_none
-from paperdigest.sources.pagetext import add_paper, clip
+from paperdigest.sources.pagetext import add_paper, clip, no_abstract_yet
 
 def load_json(text: str, name: str) -> Any:
     try:
@@ -91,10 +91,9 @@ def parse_jsonfeed(obj: Any, name: str) -> Listing:
         if not content:
             html = item.get("content_html") or item.get("summary")
             content = strip_html(html) if isinstance(html, str) else None
-        if not content:
-            listing.problems.append(f"item {k} '{clip(title)}' has no abstract: skipped")
-            continue
-        abstract, ai_summary = split_ai_summary(content)
+        abstract, ai_summary = split_ai_summary(content) if content else ("", None)
+        if not abstract:
+            listing.warnings.append(no_abstract_yet(f"item {k}", title))
         url = text_or_none(item.get("url")) or text_or_none(item.get("external_url"))
         if url is None and item_id and item_id.startswith(("http://", "https://")):
             url = item_id
@@ -145,10 +144,9 @@ def parse_hf_api(obj: Any, name: str, fmt: str = "hf-api") -> Listing:
         if title is None:
             listing.problems.append(f"item {k} has no title: skipped")
             continue
-        abstract = text_or_none(p.get("summary")) or text_or_none(item.get("summary"))
-        if abstract is None:
-            listing.problems.append(f"item {k} '{clip(title)}' has no abstract: skipped")
-            continue
+        abstract = text_or_none(p.get("summary")) or text_or_none(item.get("summary")) or ""
+        if not abstract:
+            listing.warnings.append(no_abstract_yet(f"item {k}", title))
         raw_id = p.get("id")
         pid = text_or_none(raw_id) if isinstance(raw_id, str) else None
         authors = p.get("authors")

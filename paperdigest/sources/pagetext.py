@@ -6,8 +6,9 @@ title). Blank lines carry no meaning here, so both layouts go through one path.
 
 Each line is scored for how title-like and how abstract-like it is; a linear dynamic
 programme then pairs lines (title, abstract) for the best total, a skipped line costing a
-little. One stray line therefore costs only itself: a title without its abstract, or an
-abstract without its title, is reported in ``Listing.problems`` while its neighbours survive.
+little. One stray line therefore costs only itself: an abstract without its title is reported
+in ``Listing.problems`` while its neighbours survive. A title without its abstract between two
+papers is a paper listed before its abstract exists, and is kept by its title.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ _TERMINAL = frozenset(".!?)]}\"'”’»…")
 # Scores: a pair needs both parts positive; a skipped line costs _SKIP.
 _SKIP = -1.0
 _BAD = -5.0
+# A title line standing alone between two complete papers is a paper whose abstract is not
+# yet available, when it reads as a title throughout (at least 4 characters, no final full
+# stop: a sentence is more likely a stray piece of an abstract). Alone before the first
+# paper or after the last, it cannot be told from page chrome or a cut, and is reported.
+_TITLE_ALONE = 2.5
 # Characters checked for binary content: all of a normal listing, head and tail of a huge one.
 _SAMPLE = 2_000_000
 
@@ -190,6 +196,11 @@ def check_plain_text(text: str, name: str) -> None:
         raise ParseError(f"{name}: JSON, not page text")
 
 
+def no_abstract_yet(label: str, title: str) -> str:
+    """The note a parser leaves for a paper listed before its abstract exists (it is kept)."""
+    return f"{label} '{clip(title)}' has no abstract yet: kept with its title"
+
+
 def add_paper(listing: Listing, seen: dict[str, int], paper: Paper, label: str) -> None:
     """Append unless a paper with the same key is already listed (then a warning)."""
     key = paper.key
@@ -279,9 +290,13 @@ def parse_text(text: str, *, name: str, captured: datetime | None = None) -> Lis
             f"{name}: no paper found: {n} text lines, none a title followed by an abstract"
         )
 
-    last_i, last_no = pairs[-1]
+    first_i, (last_i, last_no) = pairs[0][0], pairs[-1]
+    alone: set[int] = set()  # title lines kept as papers whose abstract is not yet available
     for i, no in skipped:
-        if i < last_i:
+        if first_i < i < last_i and no and ts[i] >= _TITLE_ALONE:
+            alone.add(i)
+            listing.warnings.append(no_abstract_yet(f"paper {no} (line {numbers[i]})", lines[i]))
+        elif i < last_i:
             listing.problems.append(_skip_message(i, no, lines, numbers))
     # The tail: lines after the last paper, or a last abstract ending mid-sentence.
     tail = [i for i, _ in skipped if i > last_i]
@@ -299,8 +314,9 @@ def parse_text(text: str, *, name: str, captured: datetime | None = None) -> Lis
         )
 
     seen: dict[str, int] = {}
-    for i, no in pairs:
-        paper = Paper(title=lines[i], abstract=lines[i + 1])
+    numbered = sorted(pairs + [(i, no) for i, no in skipped if i in alone])
+    for i, no in numbered:
+        paper = Paper(title=lines[i], abstract="" if i in alone else lines[i + 1])
         add_paper(listing, seen, paper, f"paper {no} (line {numbers[i]})")
     if not listing.papers:
         raise ParseError(f"{name}: no complete paper found: {'; '.join(listing.problems)}")

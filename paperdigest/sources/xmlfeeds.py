@@ -12,7 +12,7 @@ from xml.etree.ElementTree import Element
 from paperdigest.errors import ParseError
 from paperdigest.models import Listing, Paper, normalize_arxiv_id
 from paperdigest.sources.common import HTML_TAG_RE, clean_abstract, finish_listing, parse_iso, parse_rfc822, split_ai_summary, strip_html, text_or_none
-from paperdigest.sources.pagetext import add_paper, clip
+from paperdigest.sources.pagetext import add_paper, no_abstract_yet
 
 def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
@@ -70,8 +70,10 @@ def parse_xml_feed(data: bytes, name: str, expect: str | None = None) -> Listing
         paper = _atom_paper(item) if kind == "atom" else _rss_paper(item)
         if isinstance(paper, str):
             listing.problems.append(f"item {k}{paper}: skipped")
-        else:
-            add_paper(listing, seen, paper, f"item {k}")
+            continue
+        if not paper.abstract:
+            listing.warnings.append(no_abstract_yet(f"item {k}", paper.title))
+        add_paper(listing, seen, paper, f"item {k}")
     return finish_listing(listing, name, "Atom feed" if kind == "atom" else "RSS feed")
 
 
@@ -86,14 +88,15 @@ def _split_people(values: list[str]) -> tuple[str, ...]:
 
 
 def _title_and_abstract(el: Element, *abstract_tags: str) -> tuple[str, str, str | None] | str:
-    """An item's (title, abstract, AI summary) from its title and first abstract-like child,
-    or why it has none (the start of a one-line error, as the item parsers return)."""
+    """An item's (title, abstract, AI summary) from its title and first abstract-like child
+    (the abstract "" when there is none yet), or why it has no title (the start of a one-line
+    error, as the item parsers return)."""
     title = _first_text(el, "title")
     if title is None:
         return " has no title"
     text = _first_text(el, *abstract_tags, raw=True)
     if not text:
-        return f" '{clip(title)}' has no abstract"
+        return title, "", None  # an abstract not yet available: the paper is kept by its title
     abstract, ai_summary = split_ai_summary(clean_abstract(text))
     return title, abstract, ai_summary
 

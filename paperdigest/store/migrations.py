@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperdigest.errors import StoreError
-from paperdigest.store.schema import SCHEMA_VERSION, meta, metadata, source_state
+from paperdigest.store.schema import (SCHEMA_VERSION, digest_items, feedback, meta, metadata, paper_updates, papers,
+                                      sightings, source_state, subscribers, subscriptions)
 
 
 def upgrade(conn: Connection, *, create: bool, where: str) -> None:
@@ -43,4 +44,32 @@ def _v1_to_v2(conn: Connection) -> None:
     source_state.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _v1_to_v2}
+def _add_subscribers(conn: Connection) -> None:
+    """Readers of the web app: subscribers (with their personal profile and send hour), the
+    profiles they chose, their feedback on papers, and which delivery belongs to which of them."""
+    for table in (subscribers, subscriptions, feedback):
+        table.create(conn, checkfirst=True)
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
+    if "subscriber_id" not in cols:
+        conn.execute(sa.text("ALTER TABLE deliveries ADD COLUMN subscriber_id INTEGER"))
+
+
+def _add_paper_life(conn: Connection) -> None:
+    """Schema 4 added a paper's life: sightings per capture, the fields filled in or corrected
+    later (with their source and time), ``papers.updated_at`` and the momentum shown with a
+    digest item. Earlier captures' sightings were never recorded: each paper gets the one
+    sighting that is known, its first snapshot's."""
+    for table, column in ((papers, "updated_at"), (digest_items, "momentum")):
+        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    paper_updates.create(conn, checkfirst=True)
+    if not sa.inspect(conn).has_table("sightings"):
+        sightings.create(conn)
+        conn.execute(sightings.insert().from_select(
+            ["paper_id", "snapshot_id", "upvotes"],
+            sa.select(papers.c.id, papers.c.first_snapshot_id, sa.null())
+            .where(papers.c.first_snapshot_id.is_not(None))))
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _add_subscribers, 3: _add_paper_life}

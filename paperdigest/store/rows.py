@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from paperdigest.models import Match, Paper
+from paperdigest.models import Blend, Match, Paper, RankedItem, Sightings
 
 # What no SQL text column can hold: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
 _UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
@@ -78,3 +78,29 @@ def paper_from_row(row: Any) -> Paper:
 
 def matches_from_json(text: str) -> tuple[Match, ...]:
     return tuple(Match(term, where, float(c)) for term, where, c in json.loads(text or "[]"))
+
+
+def momentum_to_json(item: RankedItem) -> str | None:
+    """What a digest item showed of its paper's sightings and blend, kept with the item so that
+    a digest re-rendered later says what it said then."""
+    s, b = item.sightings, item.blend
+    if s is None and b is None:
+        return None
+    data: dict[str, Any] = {}
+    if s is not None:
+        data["sightings"] = {"first_seen": s.first_seen.isoformat(), "last_seen": s.last_seen.isoformat(),
+                             "captures": s.captures, "days": s.days, "upvotes": s.upvotes, "gain": s.gain,
+                             "since": s.since}
+    if b is not None:
+        data["blend"] = {"weight": b.weight, "momentum": b.momentum, "relevance": b.relevance, "value": b.value}
+    return json.dumps(data, separators=(",", ":"))
+
+
+def momentum_from_json(text: str | None) -> tuple[Sightings | None, Blend | None]:
+    data = json.loads(text) if text else {}
+    s, b = data.get("sightings"), data.get("blend")
+    seen = Sightings(first_seen=datetime.fromisoformat(s["first_seen"]),
+                     last_seen=datetime.fromisoformat(s["last_seen"]), captures=s["captures"], days=s["days"], upvotes=s["upvotes"], gain=s["gain"],
+                     since=s["since"]) if s else None
+    blend = Blend(b["weight"], b["momentum"], b["relevance"], b["value"]) if b else None
+    return seen, blend

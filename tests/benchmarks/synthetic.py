@@ -353,6 +353,8 @@ def write_config(profiles: Sequence[Profile], path: Path | str, store: Path | st
                      f"keywords = {{ {kws} }}\n")
         if p.exclude:
             lines.append("exclude = [" + ", ".join(_toml_str(x) for x in p.exclude) + "]\n")
+        if getattr(p, "description", ""):
+            lines.append(f"description = {_toml_str(p.description)}\n")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -398,3 +400,21 @@ def broad_profiles(n: int, seed: int = 0, keywords: int = 8, start: int = 0) -> 
                 float(rng.choice((1, 1, 1.5, 2, 2, 3)))
         out.append(Profile(name=f"b{i:05d}", title=f"Broad profile {i}", keywords=kw))
     return out
+
+
+def describe(profile: Profile, seed: int = 0) -> str:
+    """A reader's sentence or two about a profile, in everyday words around its keywords."""
+    rng = random.Random(f"{seed}:{profile.name}")
+    v = _vocab(seed)
+    words = [k.split("|")[0] for k in profile.keywords]
+    rng.shuffle(words)
+    topic = rng.choice(TOPICS[v.topics[rng.randrange(len(v.topics))]])
+    return (f"I read papers on {', '.join(words[:3])} and {words[3] if len(words) > 3 else topic}. "
+            f"I also like work that connects {topic} with {rng.choice(words)}, and clear experiments.")
+
+
+def with_descriptions(profiles: Sequence[Profile], seed: int = 0) -> list[Profile]:
+    """The same profiles, each with a description (Profile.description)."""
+    import dataclasses
+
+    return [dataclasses.replace(p, description=describe(p, seed)) for p in profiles]
