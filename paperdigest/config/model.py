@@ -64,15 +64,35 @@ class FeedConfig:
 
 @dataclass(frozen=True)
 class Profile:
+    """A reader's interest: keywords (term = weight), and/or in the reader's own words
+    (``description``) and papers they want more of (``liked``: arXiv ids or exact titles).
+    At least one of the three is set (the loader checks)."""
+
     name: str
     title: str
-    keywords: dict[str, float]
+    keywords: dict[str, float] = field(default_factory=dict)
     recipients: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     min_score: float = 0.0
     max_items: int = 20
     send_empty: bool = False
     backfill_days: int = 7
+    description: str = ""
+    liked: tuple[str, ...] = ()
+
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether this profile ranks by meaning too (it needs paper embeddings)."""
+        return bool(self.description or self.liked)
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """``[semantic]``: the embedding model (``"wordllama"`` or a local model folder, see
+    paperdigest.ranking.embedding) and whether it may be downloaded."""
+
+    model: str = "wordllama"
+    allow_download: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,7 @@ class Config:
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     # A folder whose templates override the built-in ones of the same name ([output] templates).
     templates: Path | None = None
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
 
     def profile(self, name: str) -> Profile:
         for p in self.profiles:
