@@ -26,14 +26,15 @@ from paperdigest.store.migrations import MIGRATIONS
 from paperdigest.store.papers import IngestResult, PaperStore
 from paperdigest.store.rows import content_hash, paper_uid
 from paperdigest.store.schema import (SCHEMA_VERSION, blobs, deliveries, digest_items, digests, meta, metadata,
-                                      papers, profile_state, snapshots, source_state)
+                                      paper_vectors, papers, profile_state, snapshots, source_state, text_vectors)
+from paperdigest.store.vectors import VectorStore
 
 
-class Store(PaperStore, DigestStore, DeliveryStore):
+class Store(PaperStore, DigestStore, DeliveryStore, VectorStore):
     """A handle on the store. Cheap to create; call :meth:`close` (or use ``with``)."""
 
 
 __all__ = ["CLAIM_LEASE", "MAX_ATTEMPTS", "MIGRATIONS", "OPEN_ATTEMPTS", "PG_WRITE_LOCK", "SCHEMA_VERSION", "Delivery",
            "DigestRecord", "IngestResult", "Store", "StoreBase", "_Locked", "blobs", "content_hash", "deliveries",
-           "digest_items", "digests", "meta", "metadata", "paper_uid", "papers", "profile_state", "snapshots",
-           "source_state"]
+           "digest_items", "digests", "meta", "metadata", "paper_uid", "paper_vectors", "papers", "profile_state",
+           "snapshots", "source_state", "text_vectors"]

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperdigest.errors import StoreError
-from paperdigest.store.schema import SCHEMA_VERSION, meta, metadata, source_state
+from paperdigest.store.schema import SCHEMA_VERSION, meta, metadata, paper_vectors, source_state, text_vectors
 
 
 def upgrade(conn: Connection, *, create: bool, where: str) -> None:
@@ -43,4 +43,11 @@ def _v1_to_v2(conn: Connection) -> None:
     source_state.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _v1_to_v2}
+def _add_vectors(conn: Connection) -> None:
+    """Embeddings: one vector per paper (``paper_vectors``) and a cache of other texts' vectors
+    (``text_vectors``); both start empty and are filled by the next run."""
+    paper_vectors.create(conn, checkfirst=True)
+    text_vectors.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _add_vectors}
