@@ -109,6 +109,7 @@ def main(verbose: bool) -> None:
       paperdigest ingest FILE...       # only store new listings
       paperdigest rank FILE...         # show what each profile would get
       paperdigest preview --profile P  # the next digest, without sending it
+      paperdigest suggest --profile P  # keywords the profile lacks
       paperdigest serve                # run on the config's cron schedule
     """
     setup_logging(verbose)
