@@ -45,6 +45,19 @@ def _rows(vectors: np.ndarray, n: int) -> np.ndarray:
     return arr
 
 
+def _upsert(dialect: str) -> Any:
+    """An insert that replaces the paper's vector, for the databases that have one."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:
+        return None
+    stmt = insert(paper_vectors)
+    return stmt.on_conflict_do_update(index_elements=[paper_vectors.c.paper_id],
+                                      set_={"model_key": stmt.excluded.model_key, "vector": stmt.excluded.vector})
+
+
 class VectorStore(StoreBase):
     """Paper vectors, the text-vector cache, and the papers a profile likes or was given."""
 
@@ -54,14 +67,19 @@ class VectorStore(StoreBase):
         """Keep ``vectors[i]`` as paper ``ids[i]``'s vector under ``model_key`` (replacing any
         older one, stale or made by a concurrent run)."""
         arr = _rows(vectors, len(ids)).astype(_PAPER_DTYPE)
-        rows = [{"paper_id": int(pid), "model_key": model_key, "vector": arr[i].tobytes()}
-                for i, pid in enumerate(ids)]
+        blob = arr.tobytes()
+        width = arr.shape[1] * _PAPER_BYTES
+        rows = list({int(pid): {"paper_id": int(pid), "model_key": model_key,
+                                "vector": blob[i * width:(i + 1) * width]} for i, pid in enumerate(ids)}.values())
         if not rows:
             return
         with self._write() as conn:
-            for part in chunks([r["paper_id"] for r in rows], _CHUNK):
-                conn.execute(paper_vectors.delete().where(paper_vectors.c.paper_id.in_(list(part))))
-            conn.execute(paper_vectors.insert(), list({r["paper_id"]: r for r in rows}.values()))
+            upsert = _upsert(conn.dialect.name)
+            if upsert is None:  # any other database: replace by delete and insert
+                for part in chunks([r["paper_id"] for r in rows], _CHUNK):
+                    conn.execute(paper_vectors.delete().where(paper_vectors.c.paper_id.in_(list(part))))
+                upsert = paper_vectors.insert()
+            conn.execute(upsert, rows)
 
     def paper_vectors(self, model_key: str, ids: Sequence[int], *, dim: int | None = None) -> np.ndarray:
         """float32 (len(ids), dim): the papers' vectors under ``model_key``; the row of a paper
@@ -113,11 +131,13 @@ class VectorStore(StoreBase):
             return [int(r[0]) for r in conn.execute(q.limit(limit) if limit else q)]
 
     def papers_to_embed(self, model_key: str, limit: int) -> list[tuple[int, Paper]]:
-        """The next ``limit`` papers with no current vector, oldest first, with their text."""
+        """The next ``limit`` papers with no current vector, oldest first: their title and
+        abstract (what is embedded; the other fields are left empty)."""
         joined, missing = self._without_vectors(model_key)
-        q = sa.select(papers).select_from(joined).where(missing).order_by(papers.c.id).limit(limit)
+        q = (sa.select(papers.c.id, papers.c.title, papers.c.abstract).select_from(joined).where(missing)
+             .order_by(papers.c.id).limit(limit))
         with self._read() as conn:
-            return [(row.id, paper_from_row(row)) for row in conn.execute(q)]
+            return [(row.id, Paper(row.title, row.abstract)) for row in conn.execute(q)]
 
     # -- other texts ----------------------------------------------------------------------
 
