@@ -101,8 +101,8 @@ def _load_folder(folder: Path, model: str, allow_download: bool) -> Embedder:
 
     if not folder.is_dir():
         raise model_error(f'is not a model folder: "{folder}" is a file')
-    if (folder / "model.safetensors").is_file() or (folder / "tokenizer.json").is_file():
-        return staticmodel.load_static_folder(folder)
+    if "embeddings" in staticmodel.tensor_names(folder / "model.safetensors"):
+        return staticmodel.load_static_folder(folder)  # model2vec (it writes a modules.json too)
     if (folder / "0_StaticEmbedding").is_dir():
         return staticmodel.load_static_folder(folder / "0_StaticEmbedding")
     if (folder / "modules.json").is_file() or (folder / "config_sentence_transformers.json").is_file():
@@ -110,6 +110,8 @@ def _load_folder(folder: Path, model: str, allow_download: bool) -> Embedder:
             raise model_error(f'"{model}" is a sentence-transformers model, and the sentence-transformers '
                               "package is not installed (pip install sentence-transformers)")
         return SentenceTransformerEmbedder(folder, allow_download=allow_download)
+    if (folder / "model.safetensors").is_file() or (folder / "tokenizer.json").is_file():
+        return staticmodel.load_static_folder(folder)  # a model2vec folder with something wrong: say what
     raise model_error(f'"{folder}" is neither a model2vec folder (model.safetensors, tokenizer.json, '
                       "config.json) nor a sentence-transformers folder (modules.json)")
 
@@ -139,7 +141,8 @@ class SentenceTransformerEmbedder:
         except Exception as e:  # noqa: BLE001 - torch/transformers errors vary
             raise model_error(f'"{folder}": cannot load the sentence-transformers model: '
                               f"{type(e).__name__}: {e}") from None
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         h = hashlib.sha256()
         for p in sorted(folder.rglob("*")):
             if p.is_file():

@@ -55,7 +55,9 @@ class StaticEmbedder:
     """Mean of token rows, unit length; a text without a known token gives an all-zero row."""
 
     def __init__(self, table: np.ndarray, tokenizer: Any, *, key: str, drop_ids: Sequence[int] = (),
-                 max_tokens: int | None = None, max_chars: int | None = None) -> None:
+                 max_tokens: int | None = None, max_chars: int | None = None, spec: dict[str, Any] | None = None) -> None:
+        """``spec`` is the tokenizer's JSON (read from it when not given). A tokenizer that
+        splits only at spaces is changed here to tokenize pieces (see the module docstring)."""
         self.table = np.ascontiguousarray(table, dtype=np.float32)
         self.dim = int(self.table.shape[1])
         self.key = key
@@ -64,7 +66,8 @@ class StaticEmbedder:
         self._max_tokens = max_tokens
         self._max_chars = max_chars
         self._lock = threading.Lock()
-        self._pieces = _piece_tokenizer(tokenizer) if max_tokens is None and not len(self._drop) else None
+        by_pieces = max_tokens is None and not len(self._drop) and _to_pieces(tokenizer, spec)
+        self._pieces = tokenizer if by_pieces else None
         self._reset_pieces()
 
     def _reset_pieces(self) -> None:
@@ -156,41 +159,43 @@ class StaticEmbedder:
         return out
 
 
-def _piece_tokenizer(tokenizer: Any) -> Any | None:
-    """A copy of ``tokenizer`` that tokenizes one space-led piece, when the whole text's tokens
-    are exactly the concatenation of its pieces' tokens; else None."""
-    from tokenizers import Tokenizer, normalizers
+def _to_pieces(tokenizer: Any, spec: dict[str, Any] | None) -> bool:
+    """Make ``tokenizer`` tokenize one space-led piece, when a whole text's tokens are exactly
+    the concatenation of its pieces' tokens; False (and unchanged) otherwise."""
+    from tokenizers import normalizers
 
-    spec = json.loads(tokenizer.to_str())
+    spec = spec if spec is not None else json.loads(tokenizer.to_str())
     norm, model = spec.get("normalizer") or {}, spec.get("model") or {}
     steps = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
     prepend = [{"type": "Prepend", "prepend": _SPACE}, {"type": "Replace", "pattern": {"String": " "},
                                                          "content": _SPACE}]
     if spec.get("pre_tokenizer") is not None or model.get("type") != "BPE" or steps != prepend:
-        return None
-    if any(_SPACE in tok.lstrip(_SPACE) for tok in model.get("vocab", {})):
-        return None  # some token joins a word to the space after it: pieces are not independent
+        return False
     if spec.get("truncation") is not None:
-        return None
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.normalizer = normalizers.Replace(" ", _SPACE)  # the piece brings its own space
-    return copy
+        return False
+    if any(_SPACE in tok.lstrip(_SPACE) for tok in model.get("vocab", {})):
+        return False  # some token joins a word to the space after it: pieces are not independent
+    tokenizer.normalizer = normalizers.Replace(" ", _SPACE)  # the piece brings its own space
+    return True
 
 
 # --------------------------------------------------------------------------- loaders
 
 
-def _tokenizer(path: Path) -> Any:
+def _tokenizer(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The tokenizer of a ``tokenizer.json`` file, and the file's JSON."""
     from tokenizers import Tokenizer
 
     if not path.is_file():
         raise ModelFileError(f"{path.name} is missing")
     try:
-        tok = Tokenizer.from_file(str(path))
+        text = path.read_text("utf-8")
+        tok = Tokenizer.from_str(text)
+        spec = json.loads(text)
     except Exception as e:  # noqa: BLE001 - the tokenizers library raises plain Exceptions
         raise ModelFileError(f"{path.name} is not a tokenizer file ({type(e).__name__}: {e})") from None
     tok.no_padding()
-    return tok
+    return tok, spec
 
 
 def _tensors(path: Path) -> dict[str, np.ndarray]:
@@ -202,6 +207,17 @@ def _tensors(path: Path) -> dict[str, np.ndarray]:
         return load_file(str(path))
     except Exception as e:  # noqa: BLE001 - safetensors raises its own, unexported errors
         raise ModelFileError(f"{path.name} is not a safetensors file ({type(e).__name__}: {e})") from None
+
+
+def tensor_names(path: Path) -> set[str]:
+    """The tensors a safetensors file holds (read from its header only); empty if it is not one."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return set(f.keys())
+    except Exception:  # noqa: BLE001 - missing or not a safetensors file: the caller decides
+        return set()
 
 
 def _table(tensors: dict[str, np.ndarray], name: str, file: str) -> np.ndarray:
@@ -231,7 +247,8 @@ def load_wordllama() -> StaticEmbedder:
     tok_file = pkg / "tokenizers" / f"{WORDLLAMA_CONFIG}_tokenizer_config.json"
     table = _table(_tensors(weights), "embedding.weight", weights.name)
     key = f"wordllama/{WORDLLAMA_CONFIG}/{table.shape[1]}/mean-v{POOLING_VERSION}/{file_digest(weights, tok_file)}"
-    return StaticEmbedder(table, _tokenizer(tok_file), key=key)
+    tokenizer, spec = _tokenizer(tok_file)
+    return StaticEmbedder(table, tokenizer, key=key, spec=spec)
 
 
 def load_static_folder(folder: Path) -> StaticEmbedder:
@@ -241,7 +258,7 @@ def load_static_folder(folder: Path) -> StaticEmbedder:
     st_static = folder.name == "0_StaticEmbedding"
     model_file, tok_file = folder / "model.safetensors", folder / "tokenizer.json"
     tensors = _tensors(model_file)
-    tokenizer = _tokenizer(tok_file)
+    tokenizer, spec = _tokenizer(tok_file)
     config: dict[str, Any] = {}
     if not st_static:
         try:
@@ -268,7 +285,7 @@ def load_static_folder(folder: Path) -> StaticEmbedder:
     max_tokens = config.get("max_length", 512) if not st_static else None
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise ModelFileError(f'config.json: "max_length" must be a positive integer, not {max_tokens!r}')
-    unk = _unk_id(tokenizer)
+    unk = _unk_id(tokenizer, spec)
     max_chars = None
     if max_tokens:
         tokenizer.enable_truncation(max_tokens)
@@ -278,11 +295,11 @@ def load_static_folder(folder: Path) -> StaticEmbedder:
     kind = "sentence-transformers-static" if st_static else "model2vec"
     key = f"{kind}/{folder.name}/{table.shape[1]}/mean-v{POOLING_VERSION}/{digest}"
     return StaticEmbedder(table, tokenizer, key=key, drop_ids=(unk,) if unk is not None and not st_static else (),
-                          max_tokens=max_tokens, max_chars=max_chars)
+                          max_tokens=max_tokens, max_chars=max_chars, spec=spec)
 
 
-def _unk_id(tokenizer: Any) -> int | None:
-    model = json.loads(tokenizer.to_str()).get("model") or {}
+def _unk_id(tokenizer: Any, spec: dict[str, Any]) -> int | None:
+    model = spec.get("model") or {}
     if "unk_token" in model:
         return tokenizer.token_to_id(model["unk_token"]) if model["unk_token"] is not None else None
     unk = model.get("unk_id")
