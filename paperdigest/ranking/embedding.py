@@ -19,7 +19,6 @@ every vector, and a vector under another key is stale (rebuilt by the next run).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -143,11 +142,10 @@ class SentenceTransformerEmbedder:
                               f"{type(e).__name__}: {e}") from None
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
-        h = hashlib.sha256()
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                h.update(f"{p.relative_to(folder)}:{p.stat().st_size}\n".encode())
-        self.key = f"sentence-transformers/{folder.name}/{self.dim}/st-v1/{h.hexdigest()[:12]}"
+        from paperdigest.ranking.staticmodel import file_digest
+
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+        self.key = f"sentence-transformers/{folder.name}/{self.dim}/st-v1/{file_digest(*files)}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
