@@ -34,6 +34,7 @@ typecheck: $(STAMP)
 
 screenshot: $(STAMP)
 	$(BIN)/python -m tests.screenshot docs/email.png
+	$(BIN)/python -m tests.screenshot --subscribe docs/subscribe.png
 
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -117,6 +117,26 @@ def rank_profile(config: Config, profile_name: str, now: datetime, warnings: lis
 
 
 @task(cache_policy=NO_CACHE)
+def rank_personal(config: Config, now: datetime, warnings: list[str], stats: Any, scheduled: bool) -> int:
+    """Every web subscriber's personal digest (one reader's failure is logged, the rest go on)."""
+    from paperdigest.pipeline.subscribers import build_personal_digests
+
+    with Store(config.store_url) as store:
+        made = build_personal_digests(store, config, stats, now=now, day=pipeline.digest_day(config, now),
+                                      warnings=warnings, scheduled=scheduled)
+    return sum(1 for r in made.values() if r is not None)
+
+
+@task(cache_policy=NO_CACHE)
+def queue_subscribers(config: Config, now: datetime) -> int:
+    """Owe each web subscriber whose hour has come what their profiles made."""
+    from paperdigest.pipeline.subscribers import queue_due
+
+    with Store(config.store_url) as store:
+        return queue_due(store, config, now=now)
+
+
+@task(cache_policy=NO_CACHE)
 def render_digests(config: Config) -> list[Path]:
     from paperdigest.delivery.render import render_markdown
 
@@ -135,8 +155,10 @@ def render_digests(config: Config) -> list[Path]:
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_retry_if_transient)
 def send_emails(config: Config, now: datetime) -> list[pipeline.EmailReport]:
     """Send what is owed; if a transient failure left some owed, raise so Prefect retries."""
+    from paperdigest.delivery.links import links_for
+
     with Store(config.store_url) as store:
-        reports = pipeline.deliver_owed(store, config, owner=pipeline.run_owner(), now=now)
+        reports = pipeline.deliver_owed(store, config, owner=pipeline.run_owner(), now=now, links=links_for(config))
         owed = [r for r in reports if r.status == "failed"]
         still_pending = {(k, to) for k, to, status, _e, _c in store.delivery_status() if status == "pending"}
     for r in reports:
@@ -154,11 +176,20 @@ def publish_feeds(config: Config, now: datetime) -> dict[str, dict[str, Path]]:
 
 
 @flow(name="digest", log_prints=False)
-async def digest(config_path: str, snapshots: list[str] | None = None, now: str | None = None) -> dict[str, Any]:
-    """Ingest new listings, rank them per profile, render and deliver the digests."""
+async def digest(config_path: str, snapshots: list[str] | None = None, now: str | None = None,
+                 scheduled: bool = False) -> dict[str, Any]:
+    """Ingest new listings, rank them per profile, render and deliver the digests.
+
+    ``scheduled`` (the hourly deployment of a config with ``[web]``): make each profile's digest
+    only when ``[schedule] cron`` has fired since its last one; web subscribers get what they
+    are owed at their own hour either way."""
+    from paperdigest.pipeline.subscribers import digest_due
+    from paperdigest.delivery.links import links_for
+
     when = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
     config = load_config(config_path)
     check_templates(config.templates, when)
+    web = links_for(config) is not None  # a missing secret fails here, before anything is done
     pipeline.check_embedder(config)  # a bad [semantic] model fails here, before anything changes
     captures = read_listings(config, list(snapshots or []), when)
     url_sources = [s for s in config.sources if s.url]
@@ -177,8 +208,17 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
     embed_papers(config)
     warnings = [r.warning for r in reports if r.warning]
     stats = update_term_stats(config)
-    records: dict[str, Any] = {p.name: rank_profile(config, p.name, when, warnings, stats) for p in config.profiles}
+    records: dict[str, Any] = {}
+    with Store(config.store_url) as store:
+        due = [p for p in config.profiles
+               if not scheduled or digest_due(config.schedule, store.last_digest_at(p.name), when)]
+    for p in due:
+        records[p.name] = rank_profile(config, p.name, when, warnings, stats)
+    if web:
+        rank_personal(config, when, warnings, stats, scheduled)
     render_digests(config)
+    if web:
+        queue_subscribers(config, when)
     errors: list[str] = []
     emails: list[pipeline.EmailReport] = []
     sent = send_emails(config, when, return_state=True)
@@ -194,27 +234,44 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
     return report.to_json()
 
 
-def run_flow(config_path: str, snapshots: list[str], now: datetime) -> dict[str, Any]:
+def run_flow(config_path: str, snapshots: list[str], now: datetime, scheduled: bool = False) -> dict[str, Any]:
     """Run the flow once in this process and return its report."""
     return asyncio.run(digest(config_path=str(Path(config_path).resolve()), snapshots=snapshots,
-                              now=now.isoformat()))
+                              now=now.isoformat(), scheduled=scheduled))
+
+
+def hourly_cron(config: Config) -> str:
+    """Every hour, at the minute of ``[schedule] cron`` (0 when it names several)."""
+    minute = config.schedule.cron.split()[0]
+    return f"{minute if minute.isdigit() else 0} * * * *"
 
 
 def deployment(config: Config) -> Any:
-    """The ``digest`` deployment on the config's schedule: what ``serve`` serves and what
-    ``prefect.yaml`` declares for work pools (a module entrypoint, as there)."""
+    """The ``digest`` deployment: what ``serve`` serves and what ``prefect.yaml`` declares for
+    work pools (a module entrypoint, as there). On the config's schedule; with ``[web]``, every
+    hour instead (``scheduled``: digests still at the config's pace, each reader at their hour)."""
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
-    return digest.to_deployment(name=DEPLOYMENT_NAME,
-                                schedules=[Cron(config.schedule.cron, timezone=config.schedule.timezone)],
-                                parameters={"config_path": str(config.path.resolve())},
-                                description="Daily paperdigest run",
+    params: dict[str, Any] = {"config_path": str(config.path.resolve())}
+    if config.web is None:
+        schedule = Cron(config.schedule.cron, timezone=config.schedule.timezone)
+        what = "Daily paperdigest run"
+    else:
+        schedule = Cron(hourly_cron(config), timezone=config.schedule.timezone)
+        params["scheduled"] = True
+        what = "Hourly paperdigest run: digests on [schedule] cron, each web subscriber at their hour"
+    return digest.to_deployment(name=DEPLOYMENT_NAME, schedules=[schedule], parameters=params, description=what,
                                 entrypoint_type=EntrypointType.MODULE_PATH)
 
 
 def serve_deployment(config: Config) -> None:
-    """Serve the ``digest`` deployment on the config's schedule (blocks; needs a Prefect server)."""
+    """Serve the ``digest`` deployment on its schedule (blocks; needs a Prefect server). With
+    ``[web]``, the web app is served beside it, in a thread of this process."""
     from prefect import serve
 
+    if config.web is not None:
+        from paperdigest.web.server import start_in_thread
+
+        start_in_thread(config)
     serve(deployment(config))

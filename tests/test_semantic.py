@@ -18,7 +18,7 @@ from paperdigest.cli import main
 from paperdigest.config import Config, load_config
 from paperdigest.errors import ConfigError
 from paperdigest.models import Listing, Match, Paper, RankedItem
-from paperdigest.store import SCHEMA_VERSION, Store, content_hash
+from paperdigest.store import MIGRATIONS, SCHEMA_VERSION, Store, content_hash
 
 from .conftest import NOW
 from .test_pipeline import LISTING_A, LISTING_B
@@ -175,17 +175,18 @@ def test_what_a_profile_was_given(tmp_path: Path) -> None:
         assert store.newest_paper_ids(2) == [ids[5], ids[4]]
 
 
-def test_a_store_of_schema_2_gains_the_vector_tables(tmp_path: Path) -> None:
+def test_a_store_from_before_the_vectors_gains_their_tables(tmp_path: Path) -> None:
+    before = next(v for v, step in MIGRATIONS.items() if step.__name__ == "_add_vectors")
     db = tmp_path / "old.db"
     Store(f"sqlite:///{db}").close()
     con = sqlite3.connect(db)
     con.execute("DROP TABLE paper_vectors")
     con.execute("DROP TABLE text_vectors")
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute(f"UPDATE meta SET value = '{before}' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     with Store(f"sqlite:///{db}") as store:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == before + 1
         check_vectors_round_trip(store)
 
 
@@ -244,6 +245,22 @@ def test_a_scheduled_run_embeds_only_the_new_papers(make_config, tmp_path: Path)
     assert model.embedded == 4 and [t[:26] for t in model.calls[-1]] == ["Mixture of Experts Routing"]
     pipeline.run_digest(config, now=NOW, embedder_factory=factory(model))
     assert model.embedded == 4
+
+
+def test_a_web_readers_description_is_enough_to_embed(make_config, tmp_path: Path) -> None:
+    from paperdigest.pipeline.subscribers import next_send_time
+    from paperdigest.store import ReaderSettings
+
+    config = load_config(make_config())  # no config profile reads by meaning
+    ingest_listing(config, LISTING_A, tmp_path, "a.txt")
+    model = CountingEmbedder()
+    with Store(config.store_url) as store:
+        assert pipeline.embed_papers(store, config, factory(model)) == 0
+        settings = ReaderSettings(("inference",), "UTC", 7, description="Smaller and faster language models.")
+        sid = store.request_subscription("reader@example.org", settings, nonce="n", now=NOW)
+        assert store.confirm_subscription(sid, "n", now=NOW,
+                                          next_send=lambda tz, hour: next_send_time(tz, hour, NOW)) == "confirmed"
+        assert pipeline.embed_papers(store, config, factory(model)) == 3
 
 
 def test_the_flow_task_embeds_with_wordllama(make_config, tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """The ``paperdigest`` command line: ``main`` is the click group, each command lives in a module
 of this package by what it does (``inputs``: ingest, rank; ``runs``: run, preview, serve;
-``starter``: init; ``suggest``: suggest)."""
+``starter``: init; ``suggest``: suggest; ``web``: the web app)."""
 
 from __future__ import annotations
 
-from paperdigest.cli import inputs, runs, starter, suggest  # noqa: F401 - registers the commands
+from paperdigest.cli import inputs, runs, starter, suggest, web  # noqa: F401 - registers the commands
 from paperdigest.cli.app import Process, main
 
 

@@ -111,6 +111,7 @@ def main(verbose: bool) -> None:
       paperdigest preview --profile P  # the next digest, without sending it
       paperdigest suggest --profile P  # keywords the profile lacks
       paperdigest serve                # run on the config's cron schedule
+      paperdigest web                  # the web app: subscribe, manage, unsubscribe, feeds
     """
     setup_logging(verbose)
 

@@ -18,19 +18,24 @@ from paperdigest.config import load_config
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--without-prefect", is_flag=True,
               help="Run the same steps in this process without Prefect (no retries, no artifacts).")
+@click.option("--scheduled", is_flag=True,
+              help="For hourly runs: make a profile's digest only when [schedule] cron has fired since its "
+                   "last one (web subscribers still get theirs at their hour).")
 @guard
-def run(config_path: str | None, snapshots: tuple[str, ...], as_json: bool, without_prefect: bool) -> None:
+def run(config_path: str | None, snapshots: tuple[str, ...], as_json: bool, without_prefect: bool,
+        scheduled: bool) -> None:
     """Run the digest now: ingest, rank, render, deliver, publish feeds.
 
     Runs the Prefect flow ``digest`` (a temporary Prefect server starts unless
     PREFECT_API_URL points at one). Whatever an earlier, interrupted run owed is sent too.
+    With [web], web subscribers whose hour has come get what they are owed.
     """
     config = load_config(config_path)
     now = current_time()
     if without_prefect:
         from paperdigest.pipeline import run_digest
 
-        report = run_digest(config, extra_snapshots=snapshots, now=now)
+        report = run_digest(config, extra_snapshots=snapshots, now=now, scheduled=scheduled)
         data = report.to_json()
     else:
         from paperdigest.delivery.render import check_templates
@@ -41,7 +46,7 @@ def run(config_path: str | None, snapshots: tuple[str, ...], as_json: bool, with
         check_embedder(config)  # the same for a bad [semantic] model (and the flow reuses the loaded one)
         from paperdigest.flows.digest import run_flow
 
-        data = run_flow(str(config.path), list(snapshots), now)
+        data = run_flow(str(config.path), list(snapshots), now, scheduled=scheduled)
     _print_run(data, as_json)
     if data.get("failed"):
         sys.exit(1)
@@ -87,6 +92,10 @@ def preview(config_path: str | None, profile_name: str, fmt: str) -> None:
 def serve(config_path: str | None) -> None:
     """Serve the ``digest`` deployment on the config's cron schedule (needs a Prefect server).
 
+    With a [web] table, the web app is served beside it and the deployment runs every hour
+    (digests still on [schedule] cron; each web subscriber at their own hour); it then needs
+    PAPERDIGEST_SECRET.
+
     \b
     Terminal 1:  prefect server start
     Terminal 2:  PREFECT_API_URL=http://127.0.0.1:4200/api paperdigest serve
@@ -95,4 +104,8 @@ def serve(config_path: str | None) -> None:
     from paperdigest.flows.digest import serve_deployment
 
     config = load_config(config_path)
+    if config.web is not None:
+        from paperdigest.delivery.signing import load_secret
+
+        load_secret()  # refuse before anything starts
     serve_deployment(config)

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.config.checks import check_address, resolve_path, absolute_store_url, Table, validate_cron
 from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, PROFILE_NAME_RE, SOURCE_FORMATS, Config, EmailConfig,
-                                      FeedConfig, Profile, ScheduleConfig, SemanticConfig, SourceConfig, config_path)
+                                      FeedConfig, Profile, ScheduleConfig, SemanticConfig, SourceConfig, WebConfig,
+                                      config_path)
 from paperdigest.errors import ConfigError
 
 # A profile's reader words and liked papers: generous bounds that still catch a pasted file.
@@ -48,7 +49,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     top = Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile",
-                                      "semantic")
+                                      "web", "semantic")
 
     store = Table("store", top.table("store") or {})
     store_url = absolute_store_url(base, store.text("url", "sqlite:///var/paperdigest.db") or "")
@@ -87,6 +88,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise feed_t.err("base_url", "must be an http or https URL")
     feed_t.done()
 
+    web_t = top.table("web")
+    web = _web(web_t) if web_t is not None else None
+
     semantic = _semantic(top.table("semantic"))
 
     profiles = tuple(_profile(i, p) for i, p in enumerate(_array(top, "profile")))
@@ -97,7 +101,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top.done()
     return Config(path=path, store_url=store_url, output_dir=output_dir, sources=sources,
                   profiles=profiles, email=email, schedule=schedule, feed=feed,
-                  max_input_bytes=max_input_bytes, templates=templates, semantic=semantic)
+                  max_input_bytes=max_input_bytes, templates=templates, web=web, semantic=semantic)
 
 
 def _array(top: Table, key: str) -> list[Any]:
@@ -178,6 +182,24 @@ def _schedule(data: dict[str, Any] | None) -> ScheduleConfig:
         raise t.err("timezone", f'is not a known time zone: "{tz}"') from None
     t.done()
     return ScheduleConfig(cron=cron, timezone=tz)
+
+
+def _web(data: dict[str, Any]) -> WebConfig:
+    """``[web]``: the reader-facing app. Its secret comes from PAPERDIGEST_SECRET, never the file."""
+    t = Table("web", data).allow("base_url", "host", "port", "trusted_proxies")
+    base_url = t.text("base_url", required=True) or ""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise t.err("base_url", f'must be an http or https URL without query or fragment, not "{base_url}"')
+    if any(ch.isspace() or not ch.isprintable() or ch in "<>\"'" for ch in base_url):
+        raise t.err("base_url", "must not hold spaces, quotes or angle brackets")
+    host = t.text("host", "127.0.0.1") or "127.0.0.1"
+    port = t.integer("port", 8000, minimum=1)
+    if port > 65535:
+        raise t.err("port", f"must be at most 65535, not {port}")
+    proxies = tuple(t.str_list("trusted_proxies")) if "trusted_proxies" in data else ("127.0.0.1",)
+    t.done()
+    return WebConfig(base_url=base_url.rstrip("/") + "/", host=host, port=port, trusted_proxies=proxies)
 
 
 def _profile(index: int, data: Any) -> Profile:

@@ -16,6 +16,7 @@ from paperdigest.errors import ConfigError
 DEFAULT_CONFIG = Path("config/paperdigest.toml")
 CONFIG_ENV = "PAPERDIGEST_CONFIG"
 PASSWORD_ENV = "PAPERDIGEST_SMTP_PASSWORD"
+SECRET_ENV = "PAPERDIGEST_SECRET"  # signs the web app's links and forms; never in the file
 PROFILE_NAME_RE = re.compile(r"^[a-z0-9-]{1,64}$")  # the store keeps names in 64 characters
 SOURCE_FORMATS = ("auto", "text", "html", "hf-api", "jsonfeed", "rss", "atom")
 # Fallback cap on one input's size: a listing page is ~100 KB, a capture rarely over 1 MB.
@@ -77,6 +78,8 @@ class Profile:
     max_items: int = 20
     send_empty: bool = False
     backfill_days: int = 7
+    # What a reader wrote about their interest, and the papers they liked (arXiv ids, else
+    # titles): the semantic ranking reads them; keyword ranking ignores them.
     description: str = ""
     liked: tuple[str, ...] = ()
 
@@ -96,6 +99,20 @@ class SemanticConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The web app for readers (``[web]``): where it is reached from outside, where it listens.
+
+    ``base_url`` is the public address every link in an email or page starts with (the reverse
+    proxy's); ``trusted_proxies`` are the addresses whose X-Forwarded-For/-Proto are believed.
+    """
+
+    base_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     store_url: str
@@ -108,6 +125,7 @@ class Config:
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     # A folder whose templates override the built-in ones of the same name ([output] templates).
     templates: Path | None = None
+    web: WebConfig | None = None
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
 
     def profile(self, name: str) -> Profile:

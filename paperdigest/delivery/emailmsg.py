@@ -95,10 +95,12 @@ def list_id(view: DigestView, email: EmailConfig) -> str:
     return f"{phrase} <{name}.{suffix}>" if phrase else f"<{name}.{suffix}>"
 
 
-def build_email(view: DigestView, *, to: str, email: EmailConfig, text: str, html: str) -> EmailMessage:
+def build_email(view: DigestView, *, to: str, email: EmailConfig, text: str, html: str,
+                unsubscribe: str | None = None) -> EmailMessage:
     """multipart/alternative (text/plain, then text/html) for one recipient.
 
-    Raises :class:`PermanentDeliveryError` when ``to`` is not exactly one address.
+    ``unsubscribe`` replaces the config's ``list_unsubscribe`` (a web subscriber's own one-click
+    link). Raises :class:`PermanentDeliveryError` when ``to`` is not exactly one address.
     """
     recipient = _one_recipient(to)
     msg = EmailMessage(policy=POLICY)
@@ -108,10 +110,10 @@ def build_email(view: DigestView, *, to: str, email: EmailConfig, text: str, htm
     msg["Date"] = format_datetime(view.created)
     msg["Message-ID"] = message_id(view, recipient, _domain(parseaddr(email.from_addr)[1].rpartition("@")[2]))
     msg["List-Id"] = list_id(view, email)
-    unsubscribe = _unsubscribe(email.list_unsubscribe)
-    if unsubscribe:
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-        if unsubscribe.lower().startswith("https:"):
+    target = _unsubscribe(unsubscribe or email.list_unsubscribe)
+    if target:
+        msg["List-Unsubscribe"] = f"<{target}>"
+        if target.lower().startswith("https:"):
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Paperdigest-Digest"] = header_text(view.digest_id, 120)

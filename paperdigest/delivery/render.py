@@ -72,6 +72,8 @@ class _Item:
     arxiv_id: str | None
     arxiv_url: str | None
     upvotes: int | None
+    more_url: str | None = None  # a web subscriber's "more like this" / "not for me" links
+    less_url: str | None = None
 
     @property
     def votes(self) -> str:
@@ -82,6 +84,18 @@ class _Item:
         """"arXiv:<id> · ▲ <n> upvotes", the parts that are known."""
         parts = [f"arXiv:{self.arxiv_id}"] if self.arxiv_id else []
         return " · ".join(parts + ([self.votes] if self.votes else []))
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """The links an email to one web subscriber carries (made by :mod:`paperdigest.delivery.links`):
+    the footer's manage and unsubscribe pages, and per paper, in the digest's order, "more like
+    this" and "not for me". Emails to the config's recipients have none."""
+
+    manage: str
+    unsubscribe: str
+    more: tuple[str, ...] = ()
+    less: tuple[str, ...] = ()
 
 
 def plural(n: int, word: str) -> str:
@@ -99,8 +113,12 @@ def counts_line(view: DigestView) -> str:
     return line + "."
 
 
-def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callable[[str], str]) -> _Item:
+def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callable[[str], str],
+          reader: ReaderLinks | None = None) -> _Item:
     p = it.paper
+    i = number - 1
+    more = reader.more[i] if reader is not None and i < len(reader.more) else None
+    less = reader.less[i] if reader is not None and i < len(reader.less) else None
     arxiv = one_line(p.arxiv_id, 40) or None
     return _Item(
         number=number,
@@ -114,11 +132,13 @@ def _item(number: int, it: RankedItem, esc: Callable[[str], str], block: Callabl
         arxiv_id=esc(arxiv) if arxiv else None,
         arxiv_url=arxiv_url(p),
         upvotes=p.upvotes if isinstance(p.upvotes, int) and p.upvotes >= 0 else None,
+        more_url=more,
+        less_url=less,
     )
 
 
 def _context(view: DigestView, esc: Callable[[str], str],
-             block: Callable[[str], str] | None = None) -> dict[str, Any]:
+             block: Callable[[str], str] | None = None, reader: ReaderLinks | None = None) -> dict[str, Any]:
     """Template values, each already cleaned and trimmed, and escaped with ``esc`` (inline
     text) or ``block`` (text that starts a paragraph)."""
     block = block or esc
@@ -130,7 +150,9 @@ def _context(view: DigestView, esc: Callable[[str], str],
         "counts": block(counts_line(view)),
         "warnings": [esc(w) for w in (one_line(w) for w in view.warnings[:10]) if w],
         "empty_reason": block(view.empty_reason or "") or None,
-        "items": [_item(i, it, esc, block) for i, it in enumerate(view.items, 1)],
+        "items": [_item(i, it, esc, block, reader) for i, it in enumerate(view.items, 1)],
+        "manage_url": reader.manage if reader is not None else None,
+        "unsubscribe_url": reader.unsubscribe if reader is not None else None,
     }
 
 
@@ -147,9 +169,9 @@ def render_markdown(view: DigestView, templates: Path | None = None) -> str:
     return render_template("digest.md.j2", ctx, templates)
 
 
-def render_text(view: DigestView, templates: Path | None = None) -> str:
+def render_text(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The text/plain email part: wrapped at 72 columns, URLs on lines of their own."""
-    ctx = _context(view, _plain)
+    ctx = _context(view, _plain, reader=reader)
     ctx["rule"] = "-" * min(TEXT_WIDTH, len(f"{ctx['title']}: paper digest for {ctx['date']}"))
     ctx["wrap"] = _wrap
     return render_template("email.txt.j2", ctx, templates)
@@ -160,12 +182,22 @@ def _wrap(text: str, indent: str = "", first: str | None = None) -> str:
                          subsequent_indent=indent, break_on_hyphens=False) if text else ""
 
 
-def render_html(view: DigestView, templates: Path | None = None) -> str:
+def render_html_body(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
+    """The digest's HTML body, sanitized, without the document around it (web pages show it)."""
+    return sanitize_html(render_template("partials/email_body.html.j2", _context(view, _plain, reader=reader),
+                                         templates))
+
+
+def render_html(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The text/html email part: one 600px table column, CSS inlined, no external resources."""
     ctx = _context(view, _plain)
-    body = sanitize_html(render_template("partials/email_body.html.j2", ctx, templates))
-    doc = render_template("email.html.j2", {"title": ctx["title"], "date": ctx["date"], "body": Markup(body)},
-                          templates)
+    return email_document(ctx["title"], ctx["date"], render_html_body(view, templates, reader), templates)
+
+
+def email_document(title: str, date: str, body: str, templates: Path | None = None) -> str:
+    """A sanitized HTML body in the email's document shell, its stylesheet inlined (every HTML
+    email: digests and the web app's confirmation)."""
+    doc = render_template("email.html.j2", {"title": title, "date": date, "body": Markup(body)}, templates)
     html: str = _inliner().inline(doc)
     return html if html.endswith("\n") else html + "\n"  # as the MIME part will hold it
 

@@ -42,18 +42,31 @@ def run_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
+def smtp_opener(config: Config) -> Callable[[], Any]:
+    """Opens an SMTP connection to the config's server (a context manager yielding a Sender)."""
+    from paperdigest.delivery.smtp import SmtpSender
+
+    def open_sender() -> Any:
+        assert config.email.smtp_url is not None
+        return SmtpSender(config.email.smtp_url, starttls=config.email.starttls,
+                          password=config.email.password, timeout=config.email.timeout)
+
+    return open_sender
+
+
 def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
-                 open_sender: Callable[[], Any] | None = None) -> list[EmailReport]:
+                 open_sender: Callable[[], Any] | None = None, links: Any = None) -> list[EmailReport]:
     """Send (or write to the outbox) every delivery owed, whichever run created it.
 
     ``open_sender`` returns a context manager yielding a :class:`Sender`; by default an
     SMTP connection from the config, reused for the whole batch. Without ``smtp_url`` the
-    exact bytes go to ``<output.dir>/outbox``.
+    exact bytes go to ``<output.dir>/outbox``. ``links`` (:class:`paperdigest.delivery.links.Links`)
+    signs the links of web subscribers' emails; without it their deliveries are left owed.
     """
-    from paperdigest.delivery.emailmsg import DigestMail
+    from paperdigest.delivery.emailmsg import DigestMail, build_email, wire_bytes
     from paperdigest.delivery.render import render_html, render_text
 
-    claimed = store.claim_deliveries(owner, now)
+    claimed = store.claim_deliveries(owner, now, subscribers=links is not None)
     if not claimed:
         return []
     reports: list[EmailReport] = []
@@ -69,6 +82,18 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
                                                  html=render_html(view, config.templates)))
         return views[digest_id]
 
+    def message(d: Any) -> tuple[Any, bytes]:
+        """The email's bytes for one delivery: the digest's shared bytes for a config recipient;
+        for a web subscriber, bodies and List-Unsubscribe of their own (signed links)."""
+        view, mail = rendered(d.digest_id)
+        if d.subscriber_id is None:
+            return view, mail.bytes_for(d.recipient)
+        reader = links.reader(d.subscriber_id, store.digest_paper_ids(d.digest_id))
+        msg = build_email(view, to=d.recipient, email=config.email, unsubscribe=reader.unsubscribe,
+                          text=render_text(view, config.templates, reader),
+                          html=render_html(view, config.templates, reader))
+        return view, wire_bytes(msg)
+
     # A row leaves ``todo`` only once it is marked sent or failed. An unexpected error (a full
     # disk, a bug) hands the rest back as pending: this process is alive, so otherwise its
     # claims would block a retry in the same process (Prefect task retries) for CLAIM_LEASE.
@@ -77,13 +102,13 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         try:
             while todo:
                 d = todo[0]
-                view, mail = rendered(d.digest_id)
                 try:
-                    data = mail.bytes_for(d.recipient)
+                    view, data = message(d)
                 except DeliveryError as e:
+                    key = store.digest_key(d.digest_id)
                     store.mark_failed(d.id, owner, str(e), permanent=True)
                     todo.pop(0)
-                    reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
+                    reports.append(EmailReport(key, d.recipient, "failed", str(e)))
                     continue
                 failpoints.failpoint("before-send")
                 files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), data)
@@ -98,21 +123,16 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         return reports
 
     if open_sender is None:
-        from paperdigest.delivery.smtp import SmtpSender
-
-        def open_sender() -> Any:
-            assert config.email.smtp_url is not None
-            return SmtpSender(config.email.smtp_url, starttls=config.email.starttls,
-                              password=config.email.password, timeout=config.email.timeout)
+        open_sender = smtp_opener(config)
 
     pending = todo  # the row in flight stays in it until marked (see above)
     try:
         with open_sender() as sender:
             while pending:
                 d = pending[0]
-                view, mail = rendered(d.digest_id)
+                view = rendered(d.digest_id)[0]
                 try:
-                    data = mail.bytes_for(d.recipient)
+                    view, data = message(d)
                     failpoints.failpoint("before-send")
                     sender.send(data, sender=sender_addr, to=d.recipient)
                 except DeliveryError as e:

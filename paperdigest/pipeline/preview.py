@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from paperdigest.config import Config, Profile
 from paperdigest.models import DigestView, FeedEntry
@@ -39,3 +40,17 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
                        self_url=f"{base}feeds/{profile.name}.xml",
                        description="What the next digest would hold", updated=now,
                        templates=config.templates).decode("utf-8")
+
+
+def preview_recent(store: Store, profile: Profile, stats: Any, *, now: datetime, days: int = 7) -> DigestView:
+    """What the profile would have sent over the last ``days`` days, as one digest: the papers
+    first seen since then, ranked and cut as a digest is (the subscribe page shows it)."""
+    from paperdigest.ranking import rank, select
+
+    start = store.first_paper_seen_since(now - timedelta(days=days))
+    candidates = [p for _, p in store.papers_after(start)]
+    ranked = rank(candidates, [profile], stats)[profile.name] if candidates and profile.keywords else []
+    chosen = select(ranked, profile)
+    return DigestView(digest_id=f"{profile.name}/last-{days}-days", profile_name=profile.name,
+                      profile_title=profile.title, date=now.date(), created=now, new_papers=len(candidates),
+                      matched=sum(1 for it in ranked if it.score >= profile.min_score), items=tuple(chosen))

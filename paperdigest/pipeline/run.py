@@ -14,6 +14,7 @@ from paperdigest.pipeline.deliver import deliver_owed, EmailReport, run_owner
 from paperdigest.pipeline.digests import build_profile_digest, digest_day, publish_feeds, term_stats, write_pending_markdown
 from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputReport
 from paperdigest.pipeline.semantic import check_embedder, embed_papers, embedder_for
+from paperdigest.pipeline.subscribers import build_personal_digests, digest_due, queue_due
 from paperdigest.store import DigestRecord, Store
 
 
@@ -66,6 +67,8 @@ def _email_status(status: str, channel: str | None) -> str:
         return "outbox" if channel == "outbox" else "sent"
     if status == "sending":
         return "skipped"  # another run holds the claim and is sending it
+    if status == "cancelled":
+        return "cancelled"  # the web subscriber left before it was sent
     return "failed"
 
 
@@ -94,14 +97,18 @@ def assemble_report(store: Store, config: Config, snapshots: list[InputReport], 
 
 def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: datetime,
                open_sender: Callable[[], Any] | None = None, http_client: Any = None,
-               sleep: Callable[[float], None] | None = None,
+               sleep: Callable[[float], None] | None = None, scheduled: bool = False,
                embedder_factory: Callable[[Config], Any] = embedder_for) -> RunReport:
     """One whole run without Prefect (the flow in ``flows/digest.py`` runs the same steps as tasks).
-    ``sleep`` is how fetch retries wait (tests pass a recorder); ``embedder_factory`` gives the
+    ``sleep`` is how fetch retries wait (tests pass a recorder). ``scheduled`` (an hourly run)
+    makes a profile's digest only when ``[schedule] cron`` has fired since its last one; web
+    subscribers are served at their own hour either way. ``embedder_factory`` gives the
     embedding model (tests pass a counting one)."""
     from paperdigest.delivery.render import check_templates
+    from paperdigest.delivery.links import links_for
 
     check_templates(config.templates, now)
+    links = links_for(config)  # before anything: a missing secret is a config error
     check_embedder(config, embedder_factory)
     store = Store(config.store_url)
     try:
@@ -112,9 +119,14 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
         stats = term_stats(store)
         day = digest_day(config, now)
         records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings)
-                   for p in config.profiles}
+                   for p in config.profiles
+                   if not scheduled or digest_due(config.schedule, store.last_digest_at(p.name), now)}
+        if links is not None:
+            build_personal_digests(store, config, stats, now=now, day=day, warnings=warnings, scheduled=scheduled)
         write_pending_markdown(store, config.output_dir, config.templates)
-        emails = deliver_owed(store, config, owner=run_owner(), now=now, open_sender=open_sender)
+        if links is not None:
+            queue_due(store, config, now=now)
+        emails = deliver_owed(store, config, owner=run_owner(), now=now, open_sender=open_sender, links=links)
         feeds = publish_feeds(store, config, now)
         return assemble_report(store, config, reports, records, feeds, emails, [])
     finally:

@@ -1,7 +1,8 @@
 """Step 1b of a run: give every stored paper its embedding, once.
 
 Runs right after ingest, and only when some profile ranks by meaning (a ``description`` or
-``liked`` papers); otherwise it loads no model and does nothing. It embeds the papers that
+``liked`` papers, in the config or a web reader's personal profile); otherwise it loads no
+model and does nothing. It embeds the papers that
 have no vector under the current model's key (the new ones; all of them after a model
 change), in batches, each batch saved in its own transaction, so a run killed halfway keeps
 what it saved and the next run embeds only the rest.
@@ -29,20 +30,29 @@ def embedder_for(config: Config) -> Any:
                          allow_download=config.semantic.allow_download)
 
 
-def needs_embeddings(config: Config) -> bool:
-    return any(p.needs_embeddings for p in config.profiles)
+def needs_embeddings(config: Config, store: Store | None = None) -> bool:
+    """Whether some profile ranks by meaning: a config profile, or (given the store) a web
+    reader's personal profile with a description or liked papers."""
+    if any(p.needs_embeddings for p in config.profiles):
+        return True
+    if store is None:
+        return False
+    from paperdigest.pipeline.subscribers import personal_profiles
+
+    return any(p.needs_embeddings for p in personal_profiles(store))
 
 
 def check_embedder(config: Config, embedder_factory: Callable[[Config], Any] = embedder_for) -> None:
     """Load the model before a run changes anything, so a bad ``[semantic] model`` is a config
-    error (exit 2) up front; the loaded model is cached for the run."""
-    if needs_embeddings(config):
+    error (exit 2) up front; the loaded model is cached for the run. With ``[web]``, readers may
+    describe their interest at any time, so the model is checked then too."""
+    if needs_embeddings(config) or config.web is not None:
         embedder_factory(config)
 
 
 def embed_papers(store: Store, config: Config, embedder_factory: Callable[[Config], Any] = embedder_for) -> int:
     """Embed every paper without a vector under the current model; returns how many."""
-    if not needs_embeddings(config):
+    if not needs_embeddings(config, store):
         return 0
     from paperdigest.ranking.embedding import paper_text
 

@@ -19,22 +19,28 @@ Exactly-once bookkeeping lives here:
 
 from __future__ import annotations
 
+from paperdigest.store.archive import ArchiveStore, DigestSummary
 from paperdigest.store.base import OPEN_ATTEMPTS, PG_WRITE_LOCK, StoreBase, _Locked
 from paperdigest.store.deliveries import CLAIM_LEASE, MAX_ATTEMPTS, Delivery, DeliveryStore
 from paperdigest.store.digests import DigestRecord, DigestStore
 from paperdigest.store.migrations import MIGRATIONS
 from paperdigest.store.papers import IngestResult, PaperStore
 from paperdigest.store.rows import content_hash, paper_uid
-from paperdigest.store.schema import (SCHEMA_VERSION, blobs, deliveries, digest_items, digests, meta, metadata,
-                                      paper_vectors, papers, profile_state, snapshots, source_state, text_vectors)
+from paperdigest.store.schema import (SCHEMA_VERSION, blobs, deliveries, digest_items, digests, feedback, meta,
+                                      metadata, paper_vectors, papers, profile_state, snapshots, source_state,
+                                      subscribers, subscriptions, text_vectors)
+from paperdigest.store.subscribers import (PERSONAL_PREFIX, ReaderSettings, Subscriber, SubscriberStore,
+                                           personal_profile_name)
 from paperdigest.store.vectors import VectorStore
 
 
-class Store(PaperStore, DigestStore, DeliveryStore, VectorStore):
+class Store(PaperStore, DigestStore, DeliveryStore, SubscriberStore, ArchiveStore, VectorStore):
     """A handle on the store. Cheap to create; call :meth:`close` (or use ``with``)."""
 
 
-__all__ = ["CLAIM_LEASE", "MAX_ATTEMPTS", "MIGRATIONS", "OPEN_ATTEMPTS", "PG_WRITE_LOCK", "SCHEMA_VERSION", "Delivery",
-           "DigestRecord", "IngestResult", "Store", "StoreBase", "_Locked", "blobs", "content_hash", "deliveries",
-           "digest_items", "digests", "meta", "metadata", "paper_uid", "paper_vectors", "papers", "profile_state",
-           "snapshots", "source_state", "text_vectors"]
+__all__ = ["CLAIM_LEASE", "MAX_ATTEMPTS", "MIGRATIONS", "OPEN_ATTEMPTS", "PERSONAL_PREFIX", "PG_WRITE_LOCK",
+           "SCHEMA_VERSION", "ArchiveStore", "Delivery", "DigestRecord", "DigestSummary", "IngestResult",
+           "ReaderSettings", "Store", "StoreBase", "Subscriber", "SubscriberStore", "VectorStore", "_Locked", "blobs",
+           "content_hash", "deliveries", "digest_items", "digests", "feedback", "meta", "metadata", "paper_uid", "paper_vectors",
+           "papers", "personal_profile_name", "profile_state", "snapshots", "source_state", "subscribers",
+           "subscriptions", "text_vectors"]

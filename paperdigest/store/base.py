@@ -4,6 +4,7 @@ other SQLAlchemy URL (PostgreSQL takes a transaction-scoped advisory lock for wr
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ class StoreBase:
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
+        # Threads of one process (the web app's) take turns for write transactions here, in
+        # order, rather than in SQLite's busy handler, which polls with growing sleeps.
+        self._write_lock = threading.RLock()
         try:
             self.engine = self._make_engine(url, create)
         except StoreError:
@@ -124,7 +128,7 @@ class StoreBase:
         writer = self.__dict__.get("_writer")
         if writer is None:
             writer = self._writer = self.engine.execution_options(immediate=True)
-        with writer.begin() as conn:
+        with self._write_lock, writer.begin() as conn:
             yield conn
 
     @contextmanager

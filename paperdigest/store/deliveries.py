@@ -28,6 +28,7 @@ class Delivery:
     digest_id: int
     recipient: str
     attempts: int
+    subscriber_id: int | None = None  # a web subscriber's delivery: their email carries their own links
 
 
 
@@ -60,12 +61,16 @@ class DeliveryStore(StoreBase):
 
     # -- deliveries -------------------------------------------------------------------
 
-    def claim_deliveries(self, owner: str, now: datetime, digest_ids: Iterable[int] | None = None) -> list[Delivery]:
-        """Claim every owed delivery (pending, or abandoned by a dead run) for ``owner``."""
+    def claim_deliveries(self, owner: str, now: datetime, digest_ids: Iterable[int] | None = None, *,
+                         subscribers: bool = True) -> list[Delivery]:
+        """Claim every owed delivery (pending, or abandoned by a dead run) for ``owner``; with
+        ``subscribers`` False, leave web subscribers' deliveries alone (no [web] to link to)."""
         now = utc(now)
         claimed: list[Delivery] = []
         with self._write() as conn:
             q = sa.select(deliveries).where(deliveries.c.status.in_(("pending", "sending")))
+            if not subscribers:
+                q = q.where(deliveries.c.subscriber_id.is_(None))
             if digest_ids is not None:
                 q = q.where(deliveries.c.digest_id.in_(list(digest_ids)))
             for row in conn.execute(q.order_by(deliveries.c.digest_id, deliveries.c.id)).all():
@@ -79,7 +84,7 @@ class DeliveryStore(StoreBase):
                     deliveries.c.claimed_by.is_(None) if row.claimed_by is None else deliveries.c.claimed_by == row.claimed_by,
                 ).values(status="sending", claimed_by=owner, claimed_at=now)).rowcount
                 if got == 1:
-                    claimed.append(Delivery(row.id, row.digest_id, row.recipient, row.attempts))
+                    claimed.append(Delivery(row.id, row.digest_id, row.recipient, row.attempts, row.subscriber_id))
         return claimed
 
     def mark_sent(self, delivery_id: int, owner: str, now: datetime, channel: str) -> None:

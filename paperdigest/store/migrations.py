@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperdigest.errors import StoreError
-from paperdigest.store.schema import SCHEMA_VERSION, meta, metadata, paper_vectors, source_state, text_vectors
+from paperdigest.store.schema import (SCHEMA_VERSION, feedback, meta, metadata, paper_vectors, source_state,
+                                      subscribers, subscriptions, text_vectors)
 
 
 def upgrade(conn: Connection, *, create: bool, where: str) -> None:
@@ -43,6 +44,16 @@ def _v1_to_v2(conn: Connection) -> None:
     source_state.create(conn, checkfirst=True)
 
 
+def _add_subscribers(conn: Connection) -> None:
+    """Readers of the web app: subscribers (with their personal profile and send hour), the
+    profiles they chose, their feedback on papers, and which delivery belongs to which of them."""
+    for table in (subscribers, subscriptions, feedback):
+        table.create(conn, checkfirst=True)
+    cols = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
+    if "subscriber_id" not in cols:
+        conn.execute(sa.text("ALTER TABLE deliveries ADD COLUMN subscriber_id INTEGER"))
+
+
 def _add_vectors(conn: Connection) -> None:
     """Embeddings: one vector per paper (``paper_vectors``) and a cache of other texts' vectors
     (``text_vectors``); both start empty and are filled by the next run."""
@@ -50,4 +61,4 @@ def _add_vectors(conn: Connection) -> None:
     text_vectors.create(conn, checkfirst=True)
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _add_vectors}
+MIGRATIONS = {1: _v1_to_v2, 2: _add_subscribers, 3: _add_vectors}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -102,6 +102,7 @@ deliveries = sa.Table(
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("channel", sa.String(16)),  # smtp|outbox
+    sa.Column("subscriber_id", sa.Integer),  # a web subscriber's (their own links); added in schema 3
     sa.UniqueConstraint("digest_id", "recipient", name="uq_deliveries_digest_recipient"),
     sa.Index("ix_deliveries_status", "status"),
 )
@@ -121,7 +122,44 @@ blobs = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-# Embeddings (added in schema 3, see migrations._add_vectors). One vector per paper, made by the
+# -- readers who subscribed through the web app (added in schema 3) --------------------------
+
+subscribers = sa.Table(
+    "subscribers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # normalised
+    sa.Column("status", sa.String(16), nullable=False),  # pending|active|unsubscribed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("confirmed_at", sa.DateTime(timezone=True)),
+    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("send_hour", sa.Integer, nullable=False),
+    sa.Column("next_send_at", sa.DateTime(timezone=True)),  # when their owed digests go out next
+    sa.Column("description", sa.Text, nullable=False, default=""),  # the personal profile
+    sa.Column("keywords", sa.Text, nullable=False, default="[]"),  # JSON list of terms
+    sa.Column("feed_key", sa.String(64), nullable=False, unique=True),  # the private feed's URL
+    sa.Column("pending", sa.Text),  # JSON: the settings the latest confirmation link applies
+    sa.Column("pending_nonce", sa.String(32)),
+    sa.Index("ix_subscribers_due", "status", "next_send_at"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("profile", sa.String(64), primary_key=True),
+    # Digests of the profile with a higher id are owed to the reader: none from before they joined.
+    sa.Column("since_digest", sa.Integer, nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id"), primary_key=True),
+    sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id"), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # more|less
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Embeddings (added in schema 4, see migrations._add_vectors). One vector per paper, made by the
 # model its key names; a vector under another key is stale and replaced by the next run.
 paper_vectors = sa.Table(
     "paper_vectors", metadata,

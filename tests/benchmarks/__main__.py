@@ -20,7 +20,7 @@ import time
 
 from tests.benchmarks.common import ROOT
 
-BENCHMARKS = ("rank", "quality", "ingest", "delivery", "e2e", "replay")
+BENCHMARKS = ("rank", "quality", "ingest", "delivery", "e2e", "replay", "web")
 
 
 def run(name: str) -> int:
