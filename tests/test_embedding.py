@@ -22,9 +22,11 @@ from paperdigest.ranking.embedding import load_embedder, paper_text
 from .conftest import FEEDS
 
 # Invented texts that stress the tokenizer: doubled, leading and trailing spaces, tabs and
-# newlines, accents, other scripts, an emoji, digits and punctuation glued to words.
+# newlines, accents, other scripts, an emoji, digits and punctuation glued to words, and the
+# tokenizer's own visible space "\u2581" typed into a text (it may merge with a real space).
 ODD_TEXTS = ["  two leading spaces", "trailing spaces  ", "a  b   c    d", "tab\tand\nnewline inside",
-             " ", "émigré naïve façade", "混合专家模型 and ÜBER-large models 🙂", "x", "GPT-4o's (v2.1) 3.5x speed-up;"]
+             " ", "émigré naïve façade", "混合专家模型 and ÜBER-large models 🙂", "x", "GPT-4o's (v2.1) 3.5x speed-up;",
+             "a\u2581 b \u2581\u2581c\u2581", "the\u2581  model"]
 
 
 def real_abstracts() -> list[str]:

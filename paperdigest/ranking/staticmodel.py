@@ -108,7 +108,9 @@ class StaticEmbedder:
         for t in texts:
             # The tokenizer prepends one space; a text with no doubled, leading or trailing
             # space splits at single spaces (the usual case, and a C-speed split).
-            if "  " in t or t[:1] == " " or t[-1:] == " ":
+            if _SPACE in t:  # a literal "▁" may join the space after it: the text is one piece
+                ws = [t]
+            elif "  " in t or t[:1] == " " or t[-1:] == " ":
                 ws = [p[1:] for p in _PIECE_RE.findall(" " + t)]
             else:
                 ws = t.split(" ") if t else []
