@@ -93,6 +93,8 @@ def _load(model: str, base: Path | None, allow_download: bool) -> Embedder:
         return _load_folder(folder, model, allow_download)
     except staticmodel.ModelFileError as e:
         raise model_error(f'"{model}": cannot load the model: {e}') from None
+    except OSError as e:  # an unreadable file or folder
+        raise model_error(f'"{model}": cannot read the model: {e.strerror or e}') from None
 
 
 def _load_folder(folder: Path, model: str, allow_download: bool) -> Embedder:
