@@ -93,6 +93,14 @@ def ingest_listing(config: Config, capture: pipeline.Capture, now: datetime) -> 
 
 
 @task(cache_policy=NO_CACHE)
+def embed_papers(config: Config) -> int:
+    """Embed the papers with no vector under the current model: this run's new ones (all of them
+    after a model change); nothing, and no model loaded, when no profile ranks by meaning."""
+    with Store(config.store_url) as store:
+        return pipeline.embed_papers(store, config)
+
+
+@task(cache_policy=NO_CACHE)
 def update_term_stats(config: Config) -> Any:
     """Bring the store's IDF statistics up to date once per run (only new papers are read)."""
     with Store(config.store_url) as store:
@@ -182,6 +190,7 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
     config = load_config(config_path)
     check_templates(config.templates, when)
     web = links_for(config) is not None  # a missing secret fails here, before anything is done
+    pipeline.check_embedder(config)  # a bad [semantic] model fails here, before anything changes
     captures = read_listings(config, list(snapshots or []), when)
     url_sources = [s for s in config.sources if s.url]
     if url_sources:
@@ -196,6 +205,7 @@ async def digest(config_path: str, snapshots: list[str] | None = None, now: str 
                     error = str(e) if isinstance(e, InputError) else f'source "{s.name}": {type(e).__name__}: {e}'
                     captures.append(pipeline.Capture(source=s.name, captured=when, error=error))
     reports = [ingest_listing(config, c, when) for c in captures]
+    embed_papers(config)
     warnings = [r.warning for r in reports if r.warning]
     stats = update_term_stats(config)
     records: dict[str, Any] = {}

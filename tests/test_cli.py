@@ -23,7 +23,7 @@ def invoke(runner: CliRunner, *args: str):
 
 
 def test_every_command_has_help(runner: CliRunner) -> None:
-    for cmd in ([], ["run"], ["ingest"], ["rank"], ["preview"], ["serve"], ["show"]):
+    for cmd in ([], ["run"], ["ingest"], ["rank"], ["preview"], ["serve"], ["show"], ["suggest"]):
         result = invoke(runner, *cmd, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
 

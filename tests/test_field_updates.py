@@ -166,7 +166,7 @@ def test_store_from_schema_2_gains_sightings_of_its_papers(tmp_path: Path) -> No
     con.commit()
     con.close()
     with Store(f"sqlite:///{db}") as s:
-        assert s.schema_version() == SCHEMA_VERSION == 4
+        assert s.schema_version() == SCHEMA_VERSION == 5
         ids = {p.title: i for i, p in s.papers_after(0)}
         # Only each paper's first sighting was known before the upgrade.
         assert {pid: [t for t, _ in r] for pid, r in s.readings(list(ids.values())).items()} == {

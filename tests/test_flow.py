@@ -64,7 +64,8 @@ def setup(http: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Pat
     config.write_text(BASE_CONFIG + '\n[[source]]\nname = "file"\npath = "listing.txt"\n'
                       + source_toml("hf", http.url("/hf"))
                       + source_toml("limited", http.url("/limited"))
-                      + source_toml("gone", http.url("/gone")))
+                      + source_toml("gone", http.url("/gone"))
+                      + '\n[[profile]]\nname = "meaning"\ndescription = "Smaller, faster language models."\n')
     return config
 
 
@@ -127,6 +128,14 @@ def test_flow_retries_transient_fetches_only_and_publishes_artifacts(prefect_ser
     outbox = sorted((load_config(setup).output_dir / "outbox").glob("*.eml"))
     assert len(outbox) == 2
     assert Path(digest_report["markdown"]).exists()
+
+    # Embeddings: a task after ingest gave every stored paper its vector (a profile reads by meaning).
+    assert [tr.state_name for tr in task_runs if tr.name.startswith("embed_papers")] == ["Completed"]
+    from paperdigest.pipeline import embedder_for
+
+    with Store(load_config(setup).store_url) as store:
+        assert store.paper_count() == 12
+        assert store.paper_ids_without_vectors(embedder_for(load_config(setup)).key) == []
 
 
 @pytest.mark.prefect

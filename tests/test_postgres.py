@@ -34,6 +34,7 @@ from paperdigest.store import SCHEMA_VERSION, IngestResult, Store, content_hash,
 from .clirun import ingest_first_listing, run_args, run_together, write_config, write_listings
 from .conftest import BASE_CONFIG, NOW
 from .test_pipeline import LISTING_A, LISTING_B, check_runs_once_then_nothing
+from .test_semantic import check_vectors_round_trip
 
 ENV = "PAPERDIGEST_TEST_POSTGRES_URL"
 SESSION_TZ = "Asia/Kathmandu"  # +05:45: no datetime can be right by accident
@@ -206,6 +207,10 @@ def test_title_seen_paper_gains_arxiv_id_and_stays_one_paper(store: Store) -> No
     ingest(store, [paper("Another One", arxiv_id="2511.09999")], b"feed2")
     assert ingest(store, [paper("another one!")], b"text2").new == 0
     assert store.paper_count() == 2
+
+
+def test_vectors_round_trip_as_bytea(store: Store) -> None:
+    check_vectors_round_trip(store)
 
 
 def test_datetimes_come_back_in_utc(store: Store) -> None:

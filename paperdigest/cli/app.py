@@ -110,6 +110,7 @@ def main(verbose: bool) -> None:
       paperdigest rank FILE...         # show what each profile would get
       paperdigest preview --profile P  # the next digest, without sending it
       paperdigest show ID              # everything the store knows about a paper
+      paperdigest suggest --profile P  # keywords the profile lacks
       paperdigest serve                # run on the config's cron schedule
       paperdigest web                  # the web app: subscribe, manage, unsubscribe, feeds
     """

@@ -23,19 +23,23 @@ def ingest(config_path: str | None, paths: tuple[str, ...], as_json: bool) -> No
     """Store the papers of listing files (files, folders or globs) and report what is new.
 
     Each input is reported in the order given; a bad input is reported and the rest still
-    go through. The same bytes twice are a duplicate and change nothing. Exit 1 if any
-    input failed.
+    go through. The same bytes twice are a duplicate and change nothing. When a profile has a
+    description or liked papers, the new papers are embedded too ([semantic] model). Exit 1
+    if any input failed.
     """
-    from paperdigest.pipeline import ingest_capture, read_path_captures
+    from paperdigest.pipeline import check_embedder, embed_papers, ingest_capture, read_path_captures
     from paperdigest.store import Store
 
     config = load_config(config_path)
     now = current_time()
+    check_embedder(config)  # a bad [semantic] model is a config error before anything is stored
     with Store(config.store_url) as store:
         caps = read_path_captures(paths, max_bytes=config.max_input_bytes, now=now)
         reports = [ingest_capture(store, c, output_dir=config.output_dir, now=now) for c in caps]
+        embedded = embed_papers(store, config)  # only when a profile ranks by meaning
     if as_json:
-        emit({"snapshots": [r.to_json() for r in reports], "new_papers": sum(r.new for r in reports)})
+        emit({"snapshots": [r.to_json() for r in reports], "new_papers": sum(r.new for r in reports),
+              "embedded": embedded})
     else:
         for r in reports:
             if r.error and not r.papers:

@@ -40,7 +40,10 @@ def run(config_path: str | None, snapshots: tuple[str, ...], as_json: bool, with
     else:
         from paperdigest.delivery.render import check_templates
 
+        from paperdigest.pipeline.semantic import check_embedder
+
         check_templates(config.templates, now)  # before Prefect's server starts: fail in a moment
+        check_embedder(config)  # the same for a bad [semantic] model (and the flow reuses the loaded one)
         from paperdigest.flows.digest import run_flow
 
         data = run_flow(str(config.path), list(snapshots), now, scheduled=scheduled)

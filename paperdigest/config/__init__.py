@@ -7,8 +7,9 @@ from paperdigest.config.checks import validate_cron
 from paperdigest.config.load import load_config, parse_config
 from paperdigest.config.model import (CONFIG_ENV, DEFAULT_CONFIG, DEFAULT_MAX_INPUT_BYTES, PASSWORD_ENV,
                                       PROFILE_NAME_RE, SECRET_ENV, SOURCE_FORMATS, Config, EmailConfig, FeedConfig,
-                                      Profile, ScheduleConfig, SourceConfig, WebConfig, config_path)
+                                      Profile, ScheduleConfig, SemanticConfig, SourceConfig, WebConfig, config_path)
 
 __all__ = ["CONFIG_ENV", "DEFAULT_CONFIG", "DEFAULT_MAX_INPUT_BYTES", "PASSWORD_ENV", "PROFILE_NAME_RE",
            "SECRET_ENV", "SOURCE_FORMATS", "Config", "EmailConfig", "FeedConfig", "Profile", "ScheduleConfig",
-           "SourceConfig", "WebConfig", "config_path", "load_config", "parse_config", "validate_cron"]
+           "SemanticConfig", "SourceConfig", "WebConfig", "config_path", "load_config", "parse_config",
+           "validate_cron"]

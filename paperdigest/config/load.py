@@ -19,9 +19,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperdigest.config.checks import check_address, resolve_path, absolute_store_url, Table, validate_cron
 from paperdigest.config.model import (DEFAULT_MAX_INPUT_BYTES, DIGEST_CADENCES, PROFILE_NAME_RE, SOURCE_FORMATS,
-                                      WEEK_DAYS, Config, EmailConfig, FeedConfig, Profile, ScheduleConfig, SourceConfig,
-                                      WebConfig, config_path)
+                                      WEEK_DAYS, Config, EmailConfig, FeedConfig, Profile, ScheduleConfig, SemanticConfig,
+                                      SourceConfig, WebConfig, config_path)
 from paperdigest.errors import ConfigError
+
+# A profile's reader words and liked papers: generous bounds that still catch a pasted file.
+MAX_DESCRIPTION = 2000
+MAX_LIKED = 200
+MAX_LIKED_ENTRY = 500
+
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     path = config_path(explicit)
@@ -43,7 +49,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     base = path.resolve().parent
     top = Table("config", data).allow("store", "output", "limits", "source", "email", "schedule", "feed", "profile",
-                                     "web")
+                                      "web", "semantic")
 
     store = Table("store", top.table("store") or {})
     store_url = absolute_store_url(base, store.text("url", "sqlite:///var/paperdigest.db") or "")
@@ -85,6 +91,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     web_t = top.table("web")
     web = _web(web_t) if web_t is not None else None
 
+    semantic = _semantic(top.table("semantic"))
+
     profiles = tuple(_profile(i, p) for i, p in enumerate(_array(top, "profile")))
     pnames = [p.name for p in profiles]
     for n in pnames:
@@ -93,7 +101,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top.done()
     return Config(path=path, store_url=store_url, output_dir=output_dir, sources=sources,
                   profiles=profiles, email=email, schedule=schedule, feed=feed,
-                  max_input_bytes=max_input_bytes, templates=templates, web=web)
+                  max_input_bytes=max_input_bytes, templates=templates, web=web, semantic=semantic)
 
 
 def _array(top: Table, key: str) -> list[Any]:
@@ -198,7 +206,7 @@ def _profile(index: int, data: Any) -> Profile:
     name = data.get("name") if isinstance(data, dict) else None
     t = Table(f'profile "{name}"' if isinstance(name, str) else f"profile #{index + 1}", data).allow(
         "name", "title", "recipients", "keywords", "exclude", "min_score", "max_items", "send_empty", "backfill_days",
-        "momentum", "digest", "week_day")
+        "momentum", "digest", "week_day", "description", "liked")
     name = t.text("name", required=True) or ""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise t.err("name", f'must match [a-z0-9-]+ (at most 64 characters), not "{name}"')
@@ -208,16 +216,30 @@ def _profile(index: int, data: Any) -> Profile:
     recipients = t.str_list("recipients")
     for r in recipients:
         check_address(t.where, "recipients", r)
-    kw = t.table("keywords")
-    if not kw:
-        raise ConfigError(f'{t.where}: missing key "keywords" (a table of term = weight)')
     keywords: dict[str, float] = {}
-    for term, w in kw.items():
+    for term, w in (t.table("keywords") or {}).items():
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not (w > 0) or w == float("inf"):
             raise ConfigError(f'{t.where}: keyword "{term}" needs a positive number as weight, not {w!r}')
         if not any(part.strip() for part in term.split("|")) or not re.search(r"\w", term):
             raise ConfigError(f'{t.where}: keyword "{term}" is empty')
         keywords[term] = float(w)
+    description = " ".join((t.text("description", "") or "").split())
+    if len(description) > MAX_DESCRIPTION:
+        raise t.err("description", f"is longer than {MAX_DESCRIPTION} characters (a sentence or two is enough)")
+    if not description.isprintable():
+        raise t.err("description", "must not hold control characters")
+    liked = t.str_list("liked")
+    if len(liked) > MAX_LIKED:
+        raise t.err("liked", f"lists more than {MAX_LIKED} papers")
+    for entry in liked:
+        if not entry.strip():
+            raise t.err("liked", "holds an empty entry (an arXiv id or an exact title is needed)")
+        if not entry.isprintable():
+            raise t.err("liked", "holds an entry with control characters")
+        if len(entry) > MAX_LIKED_ENTRY:
+            raise t.err("liked", f"holds an entry longer than {MAX_LIKED_ENTRY} characters")
+    if not (keywords or description or liked):
+        raise ConfigError(f'{t.where}: needs "keywords" (a table of term = weight), "description" or "liked"')
     exclude = t.str_list("exclude")
     min_score = t.number("min_score", 0.0, minimum=0.0)
     max_items = t.integer("max_items", 20, minimum=1)
@@ -231,7 +253,7 @@ def _profile(index: int, data: Any) -> Profile:
     return Profile(name=name, title=title, keywords=keywords, recipients=tuple(recipients),
                    exclude=tuple(exclude), min_score=min_score, max_items=max_items,
                    send_empty=send_empty, backfill_days=backfill_days, momentum=momentum, digest=digest,
-                   week_day=week_day)
+                   week_day=week_day, description=description, liked=tuple(e.strip() for e in liked))
 
 
 def _cadence(t: Table) -> tuple[str, str]:
@@ -246,3 +268,15 @@ def _cadence(t: Table) -> tuple[str, str]:
     if week_day not in WEEK_DAYS:
         raise t.err("week_day", f'must be a day of the week ("monday" ... "sunday"), not "{week_day}"')
     return digest, week_day
+
+
+def _semantic(data: dict[str, Any] | None) -> SemanticConfig:
+    """Which embedding model; it is resolved and loaded (paperdigest.ranking.embedding) only
+    when a profile has a description or liked papers."""
+    t = Table("semantic", data or {})
+    model = t.text("model", SemanticConfig.model) or ""
+    if not model.strip():
+        raise t.err("model", 'must name a model ("wordllama" or the path of a local model folder)')
+    allow_download = t.flag("allow_download", False)
+    t.done()
+    return SemanticConfig(model=model, allow_download=allow_download)

@@ -67,9 +67,13 @@ class FeedConfig:
 
 @dataclass(frozen=True)
 class Profile:
+    """A reader's interest: keywords (term = weight), and/or in the reader's own words
+    (``description``) and papers they want more of (``liked``: arXiv ids or exact titles).
+    At least one of the three is set (the loader checks)."""
+
     name: str
     title: str
-    keywords: dict[str, float]
+    keywords: dict[str, float] = field(default_factory=dict)
     recipients: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     min_score: float = 0.0
@@ -85,6 +89,20 @@ class Profile:
     # titles): the semantic ranking reads them; keyword ranking ignores them.
     description: str = ""
     liked: tuple[str, ...] = ()
+
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether this profile ranks by meaning too (it needs paper embeddings)."""
+        return bool(self.description or self.liked)
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """``[semantic]``: the embedding model (``"wordllama"`` or a local model folder, see
+    paperdigest.ranking.embedding) and whether it may be downloaded."""
+
+    model: str = "wordllama"
+    allow_download: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,7 @@ class Config:
     # A folder whose templates override the built-in ones of the same name ([output] templates).
     templates: Path | None = None
     web: WebConfig | None = None
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
 
     def profile(self, name: str) -> Profile:
         for p in self.profiles:

@@ -5,7 +5,8 @@ and for tests).
 Order of a run and why it is safe to kill at any point:
 
 1. read or fetch every source; archive the raw bytes; parse; ingest (one transaction per
-   capture, so one bad input never rolls back another);
+   capture, so one bad input never rolls back another); then embed the papers that have no
+   vector under the current model yet (only when a profile ranks by meaning; ``semantic``);
 2. per profile: rank the papers it has not considered yet, then create the digest, its
    items, its owed deliveries and the cursor move in one transaction;
 3. write every digest's Markdown that is not written yet;
@@ -27,11 +28,13 @@ from paperdigest.pipeline.ingest import (FETCH_ATTEMPTS, FETCH_BACKOFF, SHORT_CA
                                          InputReport, capture_warning, collect_captures, fetch_capture,
                                          ingest_capture, read_file_sources)
 from paperdigest.pipeline.run import DigestReport, RunReport, assemble_report, item_json, run_digest
+from paperdigest.pipeline.semantic import EMBED_BATCH, check_embedder, embed_papers, embedder_for, needs_embeddings
 from paperdigest.sources.captures import Capture, parse_capture, read_path_captures
 
-__all__ = ["FETCH_ATTEMPTS", "FETCH_BACKOFF", "SHORT_CAPTURE_MIN_HISTORY", "SHORT_CAPTURE_RATIO", "TERM_STATS_BLOB",
-           "Capture", "DigestReport", "EmailReport", "InputReport", "RunReport", "Selection", "Sender",
-           "assemble_report", "build_profile_digest", "capture_warning", "collect_captures", "deliver_owed",
-           "digest_day", "failpoint", "fetch_capture", "ingest_capture", "item_json", "parse_capture",
-           "publish_feeds", "read_file_sources", "read_path_captures", "run_digest", "run_owner",
-           "schedule_zone", "select_for_profile", "term_stats", "write_markdown", "write_pending_markdown"]
+__all__ = ["EMBED_BATCH", "FETCH_ATTEMPTS", "FETCH_BACKOFF", "SHORT_CAPTURE_MIN_HISTORY", "SHORT_CAPTURE_RATIO",
+           "TERM_STATS_BLOB", "Capture", "DigestReport", "EmailReport", "InputReport", "RunReport", "Selection",
+           "Sender", "assemble_report", "build_profile_digest", "capture_warning", "check_embedder",
+           "collect_captures", "deliver_owed", "digest_day", "embed_papers", "embedder_for", "failpoint",
+           "fetch_capture", "ingest_capture", "item_json", "needs_embeddings", "parse_capture", "publish_feeds",
+           "read_file_sources", "read_path_captures", "run_digest", "run_owner", "schedule_zone", "select_for_profile",
+           "term_stats", "write_markdown", "write_pending_markdown"]

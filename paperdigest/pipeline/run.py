@@ -14,6 +14,7 @@ from paperdigest.pipeline.deliver import deliver_owed, EmailReport, run_owner
 from paperdigest.pipeline.digests import (build_profile_digest, digest_day, publish_feeds, schedule_zone, term_stats,
                                           write_pending_markdown)
 from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputReport
+from paperdigest.pipeline.semantic import check_embedder, embed_papers, embedder_for
 from paperdigest.pipeline.subscribers import build_personal_digests, digest_due, queue_due
 from paperdigest.store import DigestRecord, Store
 
@@ -103,20 +104,24 @@ def assemble_report(store: Store, config: Config, snapshots: list[InputReport], 
 
 def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: datetime,
                open_sender: Callable[[], Any] | None = None, http_client: Any = None,
-               sleep: Callable[[float], None] | None = None, scheduled: bool = False) -> RunReport:
+               sleep: Callable[[float], None] | None = None, scheduled: bool = False,
+               embedder_factory: Callable[[Config], Any] = embedder_for) -> RunReport:
     """One whole run without Prefect (the flow in ``flows/digest.py`` runs the same steps as tasks).
     ``sleep`` is how fetch retries wait (tests pass a recorder). ``scheduled`` (an hourly run)
     makes a profile's digest only when ``[schedule] cron`` has fired since its last one; web
-    subscribers are served at their own hour either way."""
+    subscribers are served at their own hour either way. ``embedder_factory`` gives the
+    embedding model (tests pass a counting one)."""
     from paperdigest.delivery.render import check_templates
     from paperdigest.delivery.links import links_for
 
     check_templates(config.templates, now)
     links = links_for(config)  # before anything: a missing secret is a config error
+    check_embedder(config, embedder_factory)
     store = Store(config.store_url)
     try:
         caps = collect_captures(config, store, extra_snapshots, now=now, http_client=http_client, sleep=sleep)
         reports = [ingest_capture(store, c, output_dir=config.output_dir, now=now) for c in caps]
+        embed_papers(store, config, embedder_factory)
         warnings = [r.warning for r in reports if r.warning]
         stats = term_stats(store)
         day = digest_day(config, now)

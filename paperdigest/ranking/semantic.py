@@ -82,7 +82,7 @@ class Space:
     def centred(self, vector: np.ndarray) -> np.ndarray:
         return _unit_rows(np.asarray(vector, dtype=np.float32) - self.mean)
 
-    def query(self, name: str, feedback: Sequence[int]) -> np.ndarray:
+    def query(self, name: str, feedback: Sequence[int] | np.ndarray) -> np.ndarray:
         """The profile's query: description + liked papers + its best keyword matches (unit each)."""
         parts = []
         if name in self.meaning.descriptions:

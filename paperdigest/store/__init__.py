@@ -28,19 +28,20 @@ from paperdigest.store.migrations import MIGRATIONS
 from paperdigest.store.papers import IngestResult, PaperStore
 from paperdigest.store.rows import content_hash, paper_uid
 from paperdigest.store.schema import (SCHEMA_VERSION, blobs, deliveries, digest_items, digests, feedback, meta,
-                                      metadata, paper_updates, papers, profile_state, sightings, snapshots, source_state,
-                                      subscribers, subscriptions)
+                                      metadata, paper_updates, paper_vectors, papers, profile_state, sightings, snapshots,
+                                      source_state, subscribers, subscriptions, text_vectors)
 from paperdigest.store.subscribers import (PERSONAL_PREFIX, ReaderSettings, Subscriber, SubscriberStore,
                                            personal_profile_name)
+from paperdigest.store.vectors import VectorStore
 
 
-class Store(PaperStore, DigestStore, DeliveryStore, PaperLifeStore, SubscriberStore, ArchiveStore):
+class Store(PaperStore, DigestStore, DeliveryStore, PaperLifeStore, SubscriberStore, ArchiveStore, VectorStore):
     """A handle on the store. Cheap to create; call :meth:`close` (or use ``with``)."""
 
 
 __all__ = ["CLAIM_LEASE", "MAX_ATTEMPTS", "MIGRATIONS", "OPEN_ATTEMPTS", "PERSONAL_PREFIX", "PG_WRITE_LOCK",
            "SCHEMA_VERSION", "ArchiveStore", "Delivery", "DigestRecord", "DigestSummary", "IngestResult",
-           "ReaderSettings", "Store", "StoreBase", "Subscriber", "SubscriberStore", "_Locked", "blobs", "content_hash",
-           "deliveries", "digest_items", "digests", "feedback", "meta", "metadata", "paper_uid", "paper_updates",
-           "papers", "personal_profile_name", "profile_state", "sightings", "snapshots", "source_state", "subscribers",
-           "subscriptions"]
+           "ReaderSettings", "Store", "StoreBase", "Subscriber", "SubscriberStore", "VectorStore", "_Locked", "blobs",
+           "content_hash", "deliveries", "digest_items", "digests", "feedback", "meta", "metadata", "paper_uid",
+           "paper_updates", "paper_vectors", "papers", "personal_profile_name", "profile_state", "sightings", "snapshots",
+           "source_state", "subscribers", "subscriptions", "text_vectors"]

@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperdigest.errors import StoreError
-from paperdigest.store.schema import (SCHEMA_VERSION, digest_items, feedback, meta, metadata, paper_updates, papers,
-                                      sightings, source_state, subscribers, subscriptions)
+from paperdigest.store.schema import (SCHEMA_VERSION, digest_items, feedback, meta, metadata, paper_updates,
+                                      paper_vectors, papers, sightings, source_state, subscribers, subscriptions,
+                                      text_vectors)
 
 
 def upgrade(conn: Connection, *, create: bool, where: str) -> None:
@@ -72,4 +73,11 @@ def _add_paper_life(conn: Connection) -> None:
             .where(papers.c.first_snapshot_id.is_not(None))))
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _add_subscribers, 3: _add_paper_life}
+def _add_vectors(conn: Connection) -> None:
+    """Embeddings: one vector per paper (``paper_vectors``) and a cache of other texts' vectors
+    (``text_vectors``); both start empty and are filled by the next run."""
+    paper_vectors.create(conn, checkfirst=True)
+    text_vectors.create(conn, checkfirst=True)
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _add_subscribers, 3: _add_paper_life, 4: _add_vectors}

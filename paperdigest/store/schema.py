@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -183,4 +183,21 @@ feedback = sa.Table(
     sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id"), primary_key=True),
     sa.Column("kind", sa.String(8), nullable=False),  # more|less
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Embeddings (added in schema 5, see migrations._add_vectors). One vector per paper, made by the
+# model its key names; a vector under another key is stale and replaced by the next run.
+paper_vectors = sa.Table(
+    "paper_vectors", metadata,
+    sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id"), primary_key=True, autoincrement=False),
+    sa.Column("model_key", sa.String(128), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # little-endian float16
+)
+
+# Vectors of other texts (a profile's description, ...), by sha256 of (model key, text).
+text_vectors = sa.Table(
+    "text_vectors", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("model_key", sa.String(128), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # little-endian float32
 )

@@ -12,6 +12,14 @@ file. Archiving the raw capture is left out: it costs the same whatever the stor
 
 Goal: big / empty <= 1.2 (the diff looks up the papers it needs, it never loads history),
 and a fill of at least 20,000 papers/s.
+
+With embeddings: the first 40,000 of those papers, in listings of 20,000, go into a fresh
+store through ``Store.ingest`` and then ``pipeline.embed_papers`` (WordLlama, a fresh model
+per round, so every word is tokenized anew as in a new process; loading the model, about
+0.3 s once per process, is left out), against the same ingest without embeddings; best of 3,
+alternated. Goal: at least 5,000 papers/s with embeddings. A last line embeds the real
+abstracts of ../shared/feeds (every distinct paper, cold) with our pooling and with
+WordLlama's own ``embed``: texts per second, best of 5.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tests.benchmarks.common import goal, n, progress
+from tests.benchmarks.common import ROOT, goal, n, progress, timed
 
+from paperdigest.config import Config, EmailConfig, FeedConfig, Profile, ScheduleConfig
 from paperdigest.models import Listing
 from paperdigest.sources.parse import parse_listing
 from paperdigest.store import Store, content_hash
@@ -84,6 +93,84 @@ def ingest_file(db: Path, listing: Path, now: datetime) -> tuple[float, int]:
     return time.perf_counter() - start, result.new
 
 
+EMBED_PAPERS = 40_000
+EMBED_ROUNDS = 3
+
+
+def _embed_config(tmp: Path) -> Config:
+    reader = Profile(name="meaning", title="By meaning", description="Cheaper and faster language models.")
+    return Config(path=tmp / "paperdigest.toml", store_url=_url(tmp / "embed.db"), output_dir=tmp / "out",
+                  sources=(), profiles=(reader,), email=EmailConfig(from_addr="digest@example.org"),
+                  schedule=ScheduleConfig(), feed=FeedConfig())
+
+
+def ingest_with_embeddings(tmp: Path, papers: list, embed: bool) -> float:
+    """Seconds to ingest ``papers`` (listings of CHUNK) into a fresh store, and embed them if asked."""
+    from paperdigest.pipeline import embed_papers
+    from paperdigest.ranking.staticmodel import load_wordllama
+
+    config = _embed_config(tmp)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp / 'embed.db'}{suffix}").unlink(missing_ok=True)
+    model = load_wordllama()  # fresh: its memory of tokenized words starts empty
+    spent = 0.0
+    with Store(config.store_url) as store:
+        for k, i in enumerate(range(0, len(papers), CHUNK)):
+            listing = Listing(papers=list(papers[i:i + CHUNK]), format="hf-api")
+            start = time.perf_counter()
+            store.ingest(listing, source="fill", hash_=f"embed-{i}", captured=None, now=T0 + timedelta(hours=k))
+            if embed and embed_papers(store, config, lambda _c: model) != len(listing.papers):
+                raise SystemExit("ingest: embed_papers did not embed every new paper")
+            spent += time.perf_counter() - start
+    return spent
+
+
+def embedding_rates(tmp: Path, papers: list) -> None:
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(EMBED_ROUNDS):
+        for embed in ((False, True) if r % 2 == 0 else (True, False)):
+            times[embed].append(ingest_with_embeddings(tmp, papers, embed))
+        progress(f"ingest: embeddings round {r + 1}: without {times[False][-1]:.2f} s, with {times[True][-1]:.2f} s")
+    plain, with_e = len(papers) / min(times[False]), len(papers) / min(times[True])
+    print(f"ingest: {n(len(papers))} papers into a fresh store with embeddings (WordLlama) {n(with_e)} papers/s "
+          f"{goal(with_e, '>=', 5_000, '5,000')} vs without {n(plain)} papers/s (best of {EMBED_ROUNDS})", flush=True)
+
+
+def real_abstract_rates() -> None:
+    """Our pooling against WordLlama's own embed on real abstracts (read from ../shared, not copied)."""
+    import json
+    import logging
+
+    from paperdigest.models import Paper
+    from paperdigest.ranking.embedding import paper_text
+    from paperdigest.ranking.staticmodel import load_wordllama, wordllama_folder
+
+    texts: dict[str, str] = {}
+    for f in sorted((ROOT.parent / "shared" / "feeds" / "hf-papers").glob("*.json")):
+        for item in json.loads(f.read_text("utf-8")).get("items", []):
+            texts.setdefault(item["id"], paper_text(Paper(item["title"], item.get("content_text") or "")))
+    if not texts:
+        print("ingest: real abstracts: skipped (../shared/feeds is not there)", flush=True)
+        return
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from wordllama import WordLlama  # its import configures the root logger: undone below
+
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    theirs = WordLlama.load(config="l2_supercat", dim=256, cache_dir=wordllama_folder(), disable_download=True)
+    batch = list(texts.values())
+
+    def ours() -> float:
+        model = load_wordllama()  # fresh: no word tokenized yet
+        return timed(lambda: model.embed(batch))
+
+    ours_s = min(ours() for _ in range(5))
+    theirs_s = min(timed(lambda: theirs.embed(batch, norm=True)) for _ in range(5))
+    print(f"ingest: embedding {len(batch)} real abstracts (cold): ours {n(len(batch) / ours_s)} texts/s, "
+          f"WordLlama's embed {n(len(batch) / theirs_s)} texts/s (best of 5)", flush=True)
+
+
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
@@ -94,6 +181,7 @@ def main() -> int:
         fill_s = fill(big, papers[:FILL])
         Store(_url(empty)).close()
         listing = write_listing(papers[FILL - KNOWN:], tmp / "listing.txt")
+        first_papers = papers[:EMBED_PAPERS]
         del papers
         times: dict[str, list[float]] = {"big": [], "empty": []}
         now = T0 + timedelta(days=1)
@@ -113,6 +201,8 @@ def main() -> int:
         print(f"ingest: {n(LISTING)} papers ({n(LISTING - KNOWN)} new) into a {n(FILL)}-paper store "
               f"{b:.2f} s vs empty store {e:.2f} s (best of {ROUNDS}): ratio {ratio:.2f} {goal(ratio, '<=', 1.2)}; "
               f"fill {n(rate)} papers/s {goal(rate, '>=', 20_000, '20,000')}", flush=True)
+        embedding_rates(tmp, first_papers)
+        real_abstract_rates()
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
