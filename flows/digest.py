@@ -41,6 +41,7 @@ from paperdigest.config import Config, load_config  # noqa: E402
 from paperdigest.delivery.render import check_templates  # noqa: E402
 from paperdigest.errors import DeliveryError, InputError, TransientDeliveryError, TransientFetchError  # noqa: E402
 from paperdigest.sources.fetch import is_transient  # noqa: E402
+from paperdigest.pipeline.meaning import MeaningSource  # noqa: E402
 from paperdigest.store import Store  # noqa: E402
 
 DEPLOYMENT_NAME = "paperdigest"
@@ -113,7 +114,8 @@ def rank_profile(config: Config, profile_name: str, now: datetime, warnings: lis
     profile = next(p for p in config.profiles if p.name == profile_name)
     with Store(config.store_url) as store:
         return pipeline.build_profile_digest(store, profile, stats, now=now, day=pipeline.digest_day(config, now),
-                                             warnings=warnings, tz=pipeline.schedule_zone(config))
+                                             warnings=warnings, tz=pipeline.schedule_zone(config),
+                                             meaning=MeaningSource(config, store))
 
 
 @task(cache_policy=NO_CACHE)

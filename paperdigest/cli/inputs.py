@@ -57,20 +57,30 @@ def ingest(config_path: str | None, paths: tuple[str, ...], as_json: bool) -> No
 # --------------------------------------------------------------------------- rank
 
 
-def _store_stats(config: Config, papers: list[Any]) -> Any:
-    """IDF statistics of the store (read only) plus the listings being ranked; None without a store."""
+def _open_store(config: Config) -> Any:
+    """The store, if there is one (ranking reads it and never creates it); else None."""
     url = config.store_url
     if url.startswith("sqlite:///"):
         db = url[len("sqlite:///"):]
         if not db or not os.path.exists(db):
             return None
-    from paperdigest.pipeline import TERM_STATS_BLOB
-    from paperdigest.ranking import TermStats
     from paperdigest.store import Store
 
     try:
-        with Store(url, create=False) as store:
-            saved = store.load_blob(TERM_STATS_BLOB)
+        return Store(url, create=False)
+    except PaperdigestError:
+        return None
+
+
+def _store_stats(store: Any, papers: list[Any]) -> Any:
+    """IDF statistics of the store (read only) plus the listings being ranked; None without a store."""
+    if store is None:
+        return None
+    from paperdigest.pipeline import TERM_STATS_BLOB
+    from paperdigest.ranking import TermStats
+
+    try:
+        saved = store.load_blob(TERM_STATS_BLOB)
     except PaperdigestError:
         return None
     if not saved:
@@ -94,11 +104,12 @@ def rank(config_path: str | None, paths: tuple[str, ...], profile_name: str | No
     """Rank the papers of listing files against the profiles; store nothing, send nothing.
 
     Lists every paper that passes a profile's filters, best first, with the keywords that
-    matched and what each contributed. max_items does not apply; --limit caps each list.
+    matched and what each contributed; a profile with a description or liked papers also
+    lists what is close in meaning, and says so. max_items does not apply; --limit caps each
+    list. Vectors of papers the store holds are read from it; the others are computed.
     """
+    from paperdigest.ranking import items_to_json, rank_profiles
     from paperdigest.sources.captures import parse_capture, read_path_captures
-    from paperdigest.ranking import items_to_json
-    from paperdigest.ranking import rank as rank_papers
 
     if Process.exit_fast:
         # A process of its own, building millions of small acyclic objects (papers, index,
@@ -123,11 +134,21 @@ def rank(config_path: str | None, paths: tuple[str, ...], profile_name: str | No
         for p in listing.papers:
             papers.setdefault(p.key, p)
     plist = list(papers.values())
-    ranked = rank_papers(plist, profiles, _store_stats(config, plist))
+    store = _open_store(config)
+    try:
+        stats = _store_stats(store, plist)
+        meaning = None
+        if any(p.needs_embeddings for p in profiles):
+            from paperdigest.pipeline.meaning import MeaningSource
+
+            meaning = MeaningSource(config, store, save=False).for_papers(profiles, plist)
+    finally:
+        if store is not None:
+            store.close()
+    ranked = rank_profiles(plist, profiles, stats, limit=limit, meaning=meaning)
     out: list[dict[str, Any]] = []
     for prof in profiles:
-        items = ranked[prof.name][:limit] if limit else ranked[prof.name]
-        out.append({"name": prof.name, "title": prof.title, "items": items_to_json(items)})
+        out.append({"name": prof.name, "title": prof.title, "items": items_to_json(ranked[prof.name].items)})
     if as_json:
         emit({"profiles": out, "papers": len(plist)})
     else:

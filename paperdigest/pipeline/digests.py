@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from paperdigest import files
@@ -17,6 +17,9 @@ from paperdigest.models import Paper
 from paperdigest.pipeline import failpoints
 from paperdigest.pipeline.cadence import week_start
 from paperdigest.store import DigestRecord, Store
+
+if TYPE_CHECKING:
+    from paperdigest.pipeline.meaning import MeaningSource
 
 TERM_STATS_BLOB = "term_stats"
 
@@ -65,21 +68,25 @@ class Selection:
 
 
 def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime,
-                       tz: tzinfo = timezone.utc) -> Selection:
+                       tz: tzinfo = timezone.utc, meaning: MeaningSource | None = None) -> Selection:
     """Rank the papers this profile has not considered yet (read only: ``run`` and ``preview``),
-    each with its sightings up to ``now`` (days counted in ``tz``), blended with momentum as
-    the profile asks.
+    by keywords and, given ``meaning`` and a profile with a description or liked papers, by
+    meaning too; each with its sightings up to ``now`` (days counted in ``tz``), blended with
+    momentum as the profile asks.
 
     A new profile starts with the papers first seen in the last ``backfill_days``.
     """
-    from paperdigest.ranking import rank, select
+    from paperdigest.ranking import rank_profiles, select
     from paperdigest.ranking.momentum import summarize, with_momentum
 
     cursor = store.profile_cursor(profile.name)
     start = cursor if cursor is not None else store.first_paper_seen_since(now - timedelta(days=profile.backfill_days))
     candidates = store.papers_after(start)
     papers = [p for _, p in candidates]
-    ranked = rank(papers, [profile], stats)[profile.name] if papers else []
+    ranked = []
+    if papers:
+        vectors = meaning.for_papers([profile], papers, [pid for pid, _ in candidates]) if meaning else None
+        ranked = rank_profiles(papers, [profile], stats, meaning=vectors)[profile.name].items
     if ranked:
         ids = {id(p): pid for pid, p in candidates}
         readings = store.readings([ids[id(it.paper)] for it in ranked], until=now)
@@ -92,7 +99,8 @@ def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datet
 
 
 def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
-                         warnings: Sequence[str] = (), tz: tzinfo = timezone.utc) -> DigestRecord | None:
+                         warnings: Sequence[str] = (), tz: tzinfo = timezone.utc,
+                         meaning: MeaningSource | None = None) -> DigestRecord | None:
     """Record the profile's next digest and move its cursor, in one transaction.
 
     Papers ranked below ``min_score`` or beyond ``max_items`` are considered and not offered
@@ -102,7 +110,7 @@ def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: dat
     week = week_start(profile, day)
     if week is not None and store.has_digest_since(profile.name, week):
         return None  # this week's digest is made: nothing to rank
-    sel = select_for_profile(store, profile, stats, now=now, tz=tz)
+    sel = select_for_profile(store, profile, stats, now=now, tz=tz, meaning=meaning)
     ids = {id(p): pid for pid, p in sel.candidates}
     failpoints.failpoint("before-digest")
     return store.create_digest(

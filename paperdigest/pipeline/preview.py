@@ -8,6 +8,7 @@ from typing import Any
 from paperdigest.config import Config, Profile
 from paperdigest.models import DigestView, FeedEntry
 from paperdigest.pipeline import digest_day, schedule_zone, select_for_profile, term_stats
+from paperdigest.pipeline.meaning import MeaningSource
 from paperdigest.store import Store
 
 
@@ -17,7 +18,8 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
 
     check_templates(config.templates)
     with Store(config.store_url) as store:
-        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now, tz=schedule_zone(config))
+        sel = select_for_profile(store, profile, term_stats(store, save=False), now=now, tz=schedule_zone(config),
+                                 meaning=MeaningSource(config, store, save=False))
     chosen = sel.chosen
     day = digest_day(config, now)
     view = DigestView(digest_id=f"{profile.name}/{day.isoformat()}-preview", profile_name=profile.name,
@@ -42,14 +44,20 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
                        templates=config.templates).decode("utf-8")
 
 
-def preview_recent(store: Store, profile: Profile, stats: Any, *, now: datetime, days: int = 7) -> DigestView:
+def preview_recent(store: Store, profile: Profile, stats: Any, *, now: datetime, days: int = 7,
+                   meaning: MeaningSource | None = None) -> DigestView:
     """What the profile would have sent over the last ``days`` days, as one digest: the papers
-    first seen since then, ranked and cut as a digest is (the subscribe page shows it)."""
-    from paperdigest.ranking import rank, select
+    first seen since then, ranked and cut as a digest is (the subscribe page shows it); by
+    meaning too, given ``meaning`` and a profile with a description."""
+    from paperdigest.ranking import rank_profiles, select
 
     start = store.first_paper_seen_since(now - timedelta(days=days))
-    candidates = [p for _, p in store.papers_after(start)]
-    ranked = rank(candidates, [profile], stats)[profile.name] if candidates and profile.keywords else []
+    found = store.papers_after(start)
+    candidates = [p for _, p in found]
+    ranked = []
+    if candidates and (profile.keywords or (meaning is not None and profile.needs_embeddings)):
+        vectors = meaning.for_papers([profile], candidates, [pid for pid, _ in found]) if meaning else None
+        ranked = rank_profiles(candidates, [profile], stats, meaning=vectors)[profile.name].items
     chosen = select(ranked, profile)
     return DigestView(digest_id=f"{profile.name}/last-{days}-days", profile_name=profile.name,
                       profile_title=profile.title, date=now.date(), created=now, new_papers=len(candidates),

@@ -13,6 +13,7 @@ from paperdigest.config import Config
 from paperdigest.pipeline.deliver import deliver_owed, EmailReport, run_owner
 from paperdigest.pipeline.digests import (build_profile_digest, digest_day, publish_feeds, schedule_zone, term_stats,
                                           write_pending_markdown)
+from paperdigest.pipeline.meaning import MeaningSource
 from paperdigest.pipeline.ingest import collect_captures, ingest_capture, InputReport
 from paperdigest.pipeline.semantic import check_embedder, embed_papers, embedder_for
 from paperdigest.pipeline.subscribers import build_personal_digests, digest_due, queue_due
@@ -125,12 +126,14 @@ def run_digest(config: Config, *, extra_snapshots: Sequence[str] = (), now: date
         warnings = [r.warning for r in reports if r.warning]
         stats = term_stats(store)
         day = digest_day(config, now)
+        meaning = MeaningSource(config, store, embedder_factory=embedder_factory)
         records = {p.name: build_profile_digest(store, p, stats, now=now, day=day, warnings=warnings,
-                                                tz=schedule_zone(config))
+                                                tz=schedule_zone(config), meaning=meaning)
                    for p in config.profiles
                    if not scheduled or digest_due(config.schedule, store.last_digest_at(p.name), now)}
         if links is not None:
-            build_personal_digests(store, config, stats, now=now, day=day, warnings=warnings, scheduled=scheduled)
+            build_personal_digests(store, config, stats, now=now, day=day, warnings=warnings, scheduled=scheduled,
+                                   meaning=meaning)
         write_pending_markdown(store, config.output_dir, config.templates)
         if links is not None:
             queue_due(store, config, now=now)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from paperdigest.config import Config, Profile, ScheduleConfig
 from paperdigest.errors import PaperdigestError
 from paperdigest.pipeline.digests import build_profile_digest
+from paperdigest.pipeline.meaning import MeaningSource
 from paperdigest.store import DigestRecord, Store, Subscriber
 
 log = logging.getLogger("paperdigest")
@@ -81,7 +82,8 @@ def personal_profiles(store: Store) -> list[Profile]:
 
 
 def build_personal_digests(store: Store, config: Config, stats: Any, *, now: datetime, day: date,
-                           warnings: Sequence[str] = (), scheduled: bool = False) -> dict[str, DigestRecord | None]:
+                           warnings: Sequence[str] = (), scheduled: bool = False,
+                           meaning: MeaningSource | None = None) -> dict[str, DigestRecord | None]:
     """Each active reader's personal digest, as a config profile's is made. One reader's failure
     is logged and the others go on."""
     out: dict[str, DigestRecord | None] = {}
@@ -89,7 +91,8 @@ def build_personal_digests(store: Store, config: Config, stats: Any, *, now: dat
         if scheduled and not digest_due(config.schedule, store.last_digest_at(profile.name), now):
             continue
         try:
-            out[profile.name] = build_profile_digest(store, profile, stats, now=now, day=day, warnings=warnings)
+            out[profile.name] = build_profile_digest(store, profile, stats, now=now, day=day, warnings=warnings,
+                                                     meaning=meaning or MeaningSource(config, store))
         except PaperdigestError as e:
             log.error('personal profile "%s": %s', profile.name, e)
     return out

@@ -206,6 +206,22 @@ class PaperStore(StoreBase):
 
     # -- papers -----------------------------------------------------------------------
 
+    def paper_ids_of(self, items: Sequence[Paper]) -> list[int | None]:
+        """The store id of each paper, by the identity rule of ingest (arXiv id, else folded
+        title), or None for a paper the store has not seen; read only."""
+        keys = [p.title_key for p in items]
+        with self._read() as conn:
+            by_arxiv, by_title = self._known(conn, items, keys)
+        out: list[int | None] = []
+        for p, key in zip(items, keys):
+            row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
+            if row is None and key:
+                cand = by_title.get(key)
+                if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
+                    row = cand
+            out.append(int(row.id) if row is not None else None)
+        return out
+
     def paper_count(self) -> int:
         with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(papers)).scalar_one())

@@ -77,6 +77,7 @@ def stats(web: Web) -> Any:
 
 def previews(web: Web, settings: ReaderSettings) -> list[dict[str, Any]]:
     """Each chosen profile's last seven days, rendered as its email would show them."""
+    from paperdigest.pipeline.meaning import MeaningSource
     from paperdigest.pipeline.preview import preview_recent
 
     profiles: list[Profile] = [web.config.profile(n) for n in settings.profiles]
@@ -84,11 +85,12 @@ def previews(web: Web, settings: ReaderSettings) -> list[dict[str, Any]]:
         profiles.append(Profile(name="personal", title=PERSONAL_TITLE, keywords={k: 1.0 for k in settings.keywords},
                                 description=settings.description))
     now = web.clock()
+    meaning = MeaningSource(web.config, web.store, save=False)
     out = []
     for p in profiles:
-        view = preview_recent(web.store, p, stats(web), now=now, days=PREVIEW_DAYS)
-        note = "" if p.keywords else ("Without keywords this profile matches nothing yet: the description is kept "
-                                      "for ranking by meaning.")
+        view = preview_recent(web.store, p, stats(web), now=now, days=PREVIEW_DAYS, meaning=meaning)
+        note = "" if p.keywords else ("Without keywords, this profile lists only the papers closest in meaning to "
+                                      "your description (the top 5% of each day's papers).")
         out.append({"title": p.title, "count": len(view.items), "note": note,
                     "body": Markup(render_html_body(view, web.config.templates))})
     return out
