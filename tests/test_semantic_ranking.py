@@ -96,7 +96,7 @@ def test_a_description_only_profile_lists_only_its_closest_papers() -> None:
     papers, vectors = _listing(n=200)
     ranked = rank_profiles(papers, [_profile(keywords={})],
                            meaning=Meaning(vectors, descriptions={"p": _description()}))["p"]
-    assert 1 <= len(ranked.items) <= 0.06 * len(papers)
+    assert 1 <= len(ranked.items) <= 0.11 * len(papers)  # its top 10%
     assert ranked.items[0].paper is papers[1]
     assert all(it.matched == [] and it.why() for it in ranked.items)
 

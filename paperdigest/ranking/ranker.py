@@ -18,7 +18,7 @@ import numpy as np
 from paperdigest.config import Profile
 from paperdigest.models import Match, Paper, RankedItem
 from paperdigest.ranking.lexical import score, tie_order
-from paperdigest.ranking.semantic import ENTRY, FEEDBACK, MIN_REFERENCE, Meaning, Space
+from paperdigest.ranking.semantic import ENTRY, ENTRY_ALONE, FEEDBACK, MIN_REFERENCE, Meaning, Space
 from paperdigest.ranking.termstats import TermStats
 
 BLOCK = 256  # profiles scored together: papers x BLOCK float64 scores at a time
@@ -102,7 +102,8 @@ def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, 
     best = lexical.max(axis=0)
     extra = pct * np.where(best > 0, best, 1.0)
     total = lexical + extra
-    entry = (known & (space.n_reference >= MIN_REFERENCE))[:, None] & (pct >= ENTRY) & ~excluded[:, wanted]
+    gates = np.array([ENTRY if profiles[start + k].keywords else ENTRY_ALONE for k in wanted])
+    entry = (known & (space.n_reference >= MIN_REFERENCE))[:, None] & (pct >= gates) & ~excluded[:, wanted]
     keep = (lexical > 0) | entry
     out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]] = {}
     for i, k in enumerate(wanted):

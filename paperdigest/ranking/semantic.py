@@ -14,10 +14,11 @@ For a profile with a ``description`` or ``liked`` papers (the README's "Ranking"
    query than it is; its score is ``keyword score + pct x M``, where ``M`` is the best keyword
    score among the profile's papers of the day (1 when none matches): meaning counts as much
    as the keywords' best, whatever the profile's weights, and the reasons still add up.
-4. A paper that matches no keyword is listed when ``pct >= ENTRY`` (the top 5%), provided the
+4. A paper that matches no keyword is listed when ``pct >= ENTRY`` (the top 5%; the top 10%,
+   ``ENTRY_ALONE``, for a profile without keywords, whose list is all meaning), provided the
    reference holds at least ``MIN_REFERENCE`` papers: among a handful, "top 5%" means nothing.
 
-Parameters (FEEDBACK 5, ENTRY 0.95, the equal weights) were chosen on the dev judged set only;
+Parameters (FEEDBACK 5, ENTRY 0.95 and 0.90, the equal weights) were chosen on the dev judged set only;
 ``tests/benchmarks/bench_quality.py`` measures them on both judged sets.
 """
 
@@ -30,6 +31,7 @@ import numpy as np
 
 FEEDBACK = 5  # best keyword matches folded into the query
 ENTRY = 0.95  # meaning percentile from which a paper enters without a keyword
+ENTRY_ALONE = 0.90  # the same for a profile that has no keywords at all
 MIN_REFERENCE = 50  # below this many reference papers, nothing enters by meaning alone
 MAX_REFERENCE = 2048  # percentiles are taken against at most this many papers (evenly spaced)
 CLOSE = 0.9  # from this percentile on, a reason says "close in meaning"
