@@ -53,7 +53,8 @@ class MeaningSource:
         store_ids = list(ids) if ids is not None else self._ids_in_store(papers)
         vectors = self._paper_vectors(papers, store_ids)
         reference = self._reference({i for i in store_ids if i is not None})
-        descriptions = {p.name: self._text_vector(p.description) for p in wanting if p.description}
+        texts = self._text_vectors([p.description for p in wanting if p.description])
+        descriptions = {p.name: texts[p.description] for p in wanting if p.description}
         liked = {p.name: self._liked(p.liked, papers, vectors) for p in wanting if p.liked}
         return Meaning(papers=vectors, reference=reference, descriptions=descriptions,
                        liked={k: v for k, v in liked.items() if v})
@@ -90,16 +91,17 @@ class MeaningSource:
         vectors = self.store.paper_vectors(self.embedder.key, ids, dim=self.embedder.dim)
         return vectors[~np.isnan(vectors).any(axis=1)]
 
-    def _text_vector(self, text: str) -> np.ndarray:
+    def _text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors of ``texts``: cached in the store, or embedded now (in one call) and cached."""
         emb = self.embedder
-        if self.store is not None:
-            cached = self.store.text_vector(emb.key, text)
-            if cached is not None:
-                return cached
-        vector = emb.embed([text])[0]
-        if self.store is not None and self.save:
-            self.store.save_text_vector(emb.key, text, vector)
-        return np.asarray(vector, dtype=np.float32)
+        out = self.store.text_vectors(emb.key, texts) if self.store is not None else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in out]
+        if missing:
+            made = {t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, emb.embed(missing), strict=True)}
+            if self.store is not None and self.save:
+                self.store.save_text_vectors(emb.key, made)
+            out.update(made)
+        return out
 
     def _liked(self, entries: Sequence[str], papers: Sequence[Paper],
                vectors: np.ndarray) -> list[tuple[str, np.ndarray]]:

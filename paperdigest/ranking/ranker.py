@@ -9,6 +9,7 @@ profiles there are; within a block everything is array work except the items a l
 from __future__ import annotations
 
 import gc
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from paperdigest.ranking.semantic import ENTRY, ENTRY_ALONE, FEEDBACK, MIN_REFER
 from paperdigest.ranking.termstats import TermStats
 
 BLOCK = 256  # profiles scored together: papers x BLOCK float64 scores at a time
+WORKERS = 2  # threads ranking blocks at once (each holds one block's arrays)
 
 
 @dataclass
@@ -55,13 +57,14 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
     lexical = score(papers, profiles, stats)
     ties = tie_order(papers)
     space = Space(meaning) if meaning is not None and any(meaning.wants(p.name) for p in profiles) else None
-    out: dict[str, Ranked] = {}
-    for start in range(0, len(profiles), BLOCK):
+
+    def rank_block(start: int) -> dict[str, Ranked]:
         stop = min(start + BLOCK, len(profiles))
         scores, excluded = lexical.block(start, stop)
         if excluded.any():
             scores[excluded] = 0.0
         fused = _with_meaning(space, profiles, start, scores, excluded, ties)
+        out: dict[str, Ranked] = {}
         for k, j in enumerate(range(start, stop)):
             prof = profiles[j]
             col = scores[:, k]
@@ -83,7 +86,16 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
                 items.append((-s, int(ties[d]), RankedItem(papers[d], s, ms)))
             items.sort(key=lambda it: it[:2])
             out[prof.name] = Ranked([it[2] for it in items][:limit], len(rows))
-    return out
+        return out
+
+    starts = list(range(0, len(profiles), BLOCK))
+    if len(starts) < 2:
+        return rank_block(0) if profiles else {}
+    # Blocks are independent; most of a block's time is array work that releases the GIL, so two
+    # threads keep two cores busy. The lists come back in the profiles' order whatever finishes first.
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        parts = list(pool.map(rank_block, starts))
+    return {name: ranked for part in parts for name, ranked in part.items()}
 
 
 def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, scores: np.ndarray,
@@ -95,16 +107,25 @@ def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, 
     wanted = [k for k in range(scores.shape[1]) if space.meaning.wants(profiles[start + k].name)]
     if not wanted:
         return {}
-    lexical = scores[:, wanted]
-    queries = [space.query(profiles[start + k].name, _feedback(lexical[:, i], ties)) for i, k in enumerate(wanted)]
+    lexical = scores if len(wanted) == scores.shape[1] else scores[:, wanted]
+    feedback = _feedback(lexical, ties)
+    queries = np.vstack([space.query(profiles[start + k].name, feedback[i]) for i, k in enumerate(wanted)])
+    pct = space.percentiles(queries)
     known = space.known
-    pct = space.percentiles(np.vstack(queries)) * known[:, None]
+    if not known.all():
+        pct *= known[:, None]
     best = lexical.max(axis=0)
-    extra = pct * np.where(best > 0, best, 1.0)
-    total = lexical + extra
-    gates = np.array([ENTRY if profiles[start + k].keywords else ENTRY_ALONE for k in wanted])
-    entry = (known & (space.n_reference >= MIN_REFERENCE))[:, None] & (pct >= gates) & ~excluded[:, wanted]
-    keep = (lexical > 0) | entry
+    extra = pct * np.where(best > 0, best, 1.0).astype(np.float32)
+    gates = np.array([ENTRY if profiles[start + k].keywords else ENTRY_ALONE for k in wanted], dtype=np.float32)
+    keep = pct >= gates
+    if space.n_reference < MIN_REFERENCE:
+        keep[:] = False
+    elif not known.all():
+        keep &= known[:, None]
+    blocked = excluded if len(wanted) == scores.shape[1] else excluded[:, wanted]
+    if blocked.any():
+        keep &= ~blocked
+    keep |= lexical > 0
     out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, Any]] = {}
     for i, k in enumerate(wanted):
         name, p = profiles[start + k].name, pct[:, i]
@@ -112,19 +133,22 @@ def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, 
         def words(rows: np.ndarray, name: str = name, p: np.ndarray = p) -> list[str]:
             return space.explain(name, rows, p[rows], space.n_reference) if len(rows) else []
 
-        out[k] = (total[:, i], extra[:, i], keep[:, i], words)
+        out[k] = (lexical[:, i] + extra[:, i], extra[:, i], keep[:, i], words)
     return out
 
 
-def _feedback(lexical: np.ndarray, ties: np.ndarray) -> np.ndarray:
-    """The profile's best FEEDBACK keyword matches (ties in the list's order)."""
-    matched = np.flatnonzero(lexical > 0)
-    if len(matched) > FEEDBACK:
-        values = lexical[matched]
-        cut = np.partition(values, len(values) - FEEDBACK)[len(values) - FEEDBACK]
-        matched = matched[values >= cut]
-    order = np.lexsort((ties[matched], -lexical[matched]))
-    return matched[order[:FEEDBACK]]
+def _feedback(lexical: np.ndarray, ties: np.ndarray) -> list[np.ndarray]:
+    """Each column's best FEEDBACK keyword matches (ties in the list's order)."""
+    out = []
+    for c in range(lexical.shape[1]):
+        col = lexical[:, c]
+        matched = np.flatnonzero(col > 0)
+        if len(matched) > FEEDBACK:
+            values = col[matched]
+            cut = np.partition(values, len(values) - FEEDBACK)[len(values) - FEEDBACK]
+            matched = matched[values >= cut]
+        out.append(matched[np.lexsort((ties[matched], -col[matched]))[:FEEDBACK]])
+    return out
 
 
 def _merged(matches: tuple[Match, ...], note: Match) -> tuple[Match, ...]:

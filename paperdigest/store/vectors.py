@@ -150,6 +150,31 @@ class VectorStore(StoreBase):
                                .where(text_vectors.c.digest == text_digest(model_key, text))).first()
         return None if row is None else np.frombuffer(bytes(row.vector), dtype=_TEXT_DTYPE).astype(np.float32)
 
+    def text_vectors(self, model_key: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of those ``texts`` that have one under ``model_key`` (one query a
+        chunk: a ranking of thousands of profiles reads their descriptions at once)."""
+        import numpy as np
+
+        digests = {text_digest(model_key, t): t for t in texts}
+        out: dict[str, np.ndarray] = {}
+        with self._read() as conn:
+            for part in chunks(sorted(digests), _CHUNK):
+                q = sa.select(text_vectors.c.digest, text_vectors.c.vector).where(text_vectors.c.digest.in_(list(part)))
+                for r in conn.execute(q):
+                    out[digests[r.digest]] = np.frombuffer(bytes(r.vector), dtype=_TEXT_DTYPE).astype(np.float32)
+        return out
+
+    def save_text_vectors(self, model_key: str, vectors: dict[str, np.ndarray]) -> None:
+        """Cache many texts' vectors at once (see :meth:`save_text_vector`)."""
+        rows = [{"digest": text_digest(model_key, t), "model_key": model_key,
+                 "vector": _rows(v.reshape(1, -1), 1).astype(_TEXT_DTYPE).tobytes()} for t, v in vectors.items()]
+        if not rows:
+            return
+        with self._write() as conn:
+            for part in chunks([r["digest"] for r in rows], _CHUNK):
+                conn.execute(text_vectors.delete().where(text_vectors.c.digest.in_(list(part))))
+            conn.execute(text_vectors.insert(), rows)
+
     def save_text_vector(self, model_key: str, text: str, vector: np.ndarray) -> None:
         """Cache ``text``'s vector under ``model_key`` (kept as float32: read back bit-identical)."""
         blob = _rows(vector.reshape(1, -1), 1).astype(_TEXT_DTYPE).tobytes()
