@@ -132,7 +132,7 @@ def test_binned_percentiles_agree_with_exact_ones(monkeypatch: pytest.MonkeyPatc
     space = Space(Meaning(rng.standard_normal((3000, DIM)) + 0.2))
     queries = semantic._unit_rows(rng.standard_normal((7, DIM)))
     exact = space.percentiles(queries)
-    monkeypatch.setattr(semantic, "EXACT_CELLS", 0)
+    monkeypatch.setattr(semantic, "EXACT_PAPERS", 0)
     binned = space.percentiles(queries)
     # Within a bin the count is shared half and half: off by a few reference papers at most.
     assert np.abs(exact - binned).max() <= 0.005 and np.abs(exact - binned).mean() <= 0.001

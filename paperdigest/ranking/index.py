@@ -12,7 +12,7 @@ are followed word by word, and only where their first two words occur.
 from __future__ import annotations
 
 from itertools import chain
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,7 @@ from paperdigest.ranking.textmatch import analyse_keyword, surface_keys_many, su
 
 
 TF_SHIFT = 1 << 20  # a term's count in a paper: title tf x TF_SHIFT + abstract tf
+CHUNK = 2048  # papers tokenized at a time
 
 
 class _Node:
@@ -104,12 +105,24 @@ def index(papers: Sequence[Paper], terms: Terms) -> Postings:
     three words or more is followed token by token from where its first two words occur.
     """
     n = len(papers)
-    titles = [surface_tokens(p.title) for p in papers]
-    abstracts = [surface_tokens(p.abstract) for p in papers]
-    surfaces = list(set(chain.from_iterable(titles)).union(chain.from_iterable(abstracts)))
-    vocab = {s: i for i, s in enumerate(surfaces)}
-    keys = surface_keys_many(surfaces)
-    fields = [_Field(toks, vocab, n) for toks in (titles, abstracts)]
+    vocab: dict[bytes, int] = {}
+    keys: list[tuple[str, str]] = []
+    runs: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    lengths: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    for at in range(0, n, CHUNK):  # tokens held a chunk at a time: only their ids are kept
+        chunk = papers[at:at + CHUNK]
+        fields_toks = ([surface_tokens(p.title) for p in chunk], [surface_tokens(p.abstract) for p in chunk])
+        new = list(set(chain.from_iterable(fields_toks[0])).union(chain.from_iterable(fields_toks[1])).difference(vocab))
+        vocab.update(zip(new, range(len(vocab), len(vocab) + len(new))))
+        keys.extend(surface_keys_many(new))
+        for f, toks in enumerate(fields_toks):
+            sizes = np.fromiter(map(len, toks), dtype=np.int64, count=len(chunk))
+            lengths[f].append(sizes)
+            runs[f].append(np.fromiter(map(vocab.__getitem__, chain.from_iterable(toks)), dtype=np.int32,
+                                       count=int(sizes.sum())))
+    fields = [_Field(np.concatenate(runs[f]) if runs[f] else np.zeros(0, dtype=np.int32),
+                     np.concatenate(lengths[f]) if lengths[f] else np.zeros(0, dtype=np.int64), n) for f in (0, 1)]
+    surfaces = keys  # one entry per token id
     n_terms = len(terms.keys)
 
     # One-word terms: which terms each surface token matches (by either of its keys).
@@ -143,16 +156,23 @@ def index(papers: Sequence[Paper], terms: Terms) -> Postings:
                     rows.append(c)
                     cols.append(tid)
         pair_terms = _binary(rows, cols, (len(codes), n_terms))
-        longer = np.array([any(node.children for node in pair_nodes[code]) for code in codes.tolist()])
         firsts = np.zeros(width, dtype=bool)
         firsts[codes // width] = True
-        for i, field_toks in enumerate((titles, abstracts)):
-            docs, code_ix, positions = fields[i].pairs_in(codes, width, firsts)
+        # Phrases of three words or more: the (pair, third token) combinations that continue one.
+        third: dict[int, list[_Node]] = {}
+        for c, code in enumerate(codes.tolist()):
+            for node in pair_nodes[code]:
+                for key, child in node.children.items():
+                    for sid in by_key.get(key, ()):
+                        third.setdefault(c * width + sid, []).append(child)
+        third_codes = np.array(sorted(third), dtype=np.int64)
+        for i, field in enumerate(fields):
+            docs, code_ix, positions = field.pairs_in(codes, width, firsts)
             counts[i] = counts[i] + _count(docs, code_ix, (n, len(codes))) @ pair_terms
-            go_on = longer[code_ix]
-            if go_on.any():
-                found = zip(docs[go_on].tolist(), code_ix[go_on].tolist(), positions[go_on].tolist())
-                counts[i] = counts[i] + _follow(found, codes, pair_nodes, field_toks, vocab, keys, n, n_terms)
+            if len(third_codes):
+                extra = _follow(field, docs, code_ix, positions, width, third, third_codes, keys, n_terms)
+                if extra is not None:
+                    counts[i] = counts[i] + extra
 
     # Postings by term: title and abstract counts packed into one sparse matrix, by column.
     packed = (counts[0].astype(np.int64) * TF_SHIFT + counts[1].astype(np.int64)).tocsc()
@@ -169,11 +189,10 @@ def index(papers: Sequence[Paper], terms: Terms) -> Postings:
 class _Field:
     """One field (title or abstract) of every paper as token ids: one flat run, and its papers."""
 
-    def __init__(self, toks: list[list[bytes]], vocab: dict[bytes, int], n: int) -> None:
-        self.lengths = np.fromiter(map(len, toks), dtype=np.int64, count=n)
-        total = int(self.lengths.sum())
-        self.ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(toks)), dtype=np.int64, count=total)
-        self.docs = np.repeat(np.arange(n, dtype=np.int64), self.lengths)
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, n: int) -> None:
+        self.lengths = lengths
+        self.ids = ids
+        self.docs = np.repeat(np.arange(n, dtype=np.int32), self.lengths)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)])[:-1]
         self.n = n
 
@@ -189,7 +208,7 @@ class _Field:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
         at = np.flatnonzero(firsts[self.ids[:-1]] & (self.docs[:-1] == self.docs[1:]))
-        pair = self.ids[at] * width + self.ids[at + 1]
+        pair = self.ids[at].astype(np.int64) * width + self.ids[at + 1]
         where = np.searchsorted(codes, pair)
         where[where == len(codes)] = 0
         hit = codes[where] == pair
@@ -209,31 +228,35 @@ def _count(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr
     return sp.csr_matrix((np.ones(len(rows), dtype=np.int64), (rows, cols)), shape=shape)
 
 
-def _follow(found: Iterable[tuple[int, int, int]], codes: np.ndarray, pair_nodes: dict[int, list[_Node]],
-            toks: list[list[bytes]], vocab: dict[bytes, int], keys: list[tuple[str, str]],
-            n: int, n_terms: int) -> sp.csr_matrix:
-    """Counts of the phrases of three words or more, followed from where their first pair occurs."""
+def _follow(field: _Field, docs: np.ndarray, code_ix: np.ndarray, positions: np.ndarray, width: int,
+            third: dict[int, list[_Node]], third_codes: np.ndarray, keys: list[tuple[str, str]],
+            n_terms: int) -> sp.csr_matrix | None:
+    """Counts of the phrases of three words or more: the third token of every pair found is
+    checked with one array lookup; only the occurrences that go on are followed in Python."""
+    ends = field.starts[docs] + field.lengths[docs]  # one past each occurrence's field
+    at = field.starts[docs] + positions + 2  # the third token
+    ok = at < ends
+    enc = code_ix[ok].astype(np.int64) * width + field.ids[at[ok]]
+    hit = np.isin(enc, third_codes)
+    if not hit.any():
+        return None
+    ids = field.ids
     counter: dict[tuple[int, int], int] = {}
 
-    def walk(node: _Node, doc: int, field: list[bytes], i: int) -> None:
+    def walk(node: _Node, doc: int, i: int, end: int) -> None:
         for tid in node.ends:
             counter[(doc, tid)] = counter.get((doc, tid), 0) + 1
-        if node.children and i < len(field):
-            for key in keys[vocab[field[i]]]:
+        if node.children and i < end:
+            for key in keys[int(ids[i])]:
                 child = node.children.get(key)
                 if child is not None:
-                    walk(child, doc, field, i + 1)
+                    walk(child, doc, i + 1, end)
 
-    for doc, c, pos in found:
-        field = toks[doc]
-        if pos + 2 >= len(field):
-            continue
-        for node in pair_nodes[int(codes[c])]:
-            for key in keys[vocab[field[pos + 2]]]:
-                child = node.children.get(key)
-                if child is not None:
-                    walk(child, doc, field, pos + 3)
+    for doc, code, i, end in zip(docs[ok][hit].tolist(), enc[hit].tolist(), at[ok][hit].tolist(),
+                                 ends[ok][hit].tolist()):
+        for child in third[code]:
+            walk(child, doc, i + 1, end)
     if not counter:
-        return sp.csr_matrix((n, n_terms), dtype=np.int64)
-    (docs, tids), values = zip(*counter.keys()), list(counter.values())
-    return sp.csr_matrix((np.array(values, dtype=np.int64), (docs, tids)), shape=(n, n_terms))
+        return None
+    (rows, tids), values = zip(*counter.keys()), list(counter.values())
+    return sp.csr_matrix((np.array(values, dtype=np.int64), (rows, tids)), shape=(field.n, n_terms))

@@ -22,7 +22,7 @@ from paperdigest.ranking.lexical import score, tie_order
 from paperdigest.ranking.semantic import ENTRY, ENTRY_ALONE, FEEDBACK, MIN_REFERENCE, Meaning, Space
 from paperdigest.ranking.termstats import TermStats
 
-BLOCK = 256  # profiles scored together: papers x BLOCK float64 scores at a time
+BLOCK = 128  # profiles scored together: papers x BLOCK float64 scores at a time
 WORKERS = 2  # threads ranking blocks at once (each holds one block's arrays)
 
 
@@ -43,10 +43,14 @@ def rank_profiles(papers: Sequence[Paper], profiles: Sequence[Profile], stats: T
     (a digest's rule; ``paperdigest rank`` lists every match). With ``meaning``, a profile that
     has a description or liked papers is ranked by keywords and meaning together
     (:mod:`paperdigest.ranking.semantic`); the others exactly as without it."""
+    from threadpoolctl import threadpool_limits
+
     was_enabled = gc.isenabled()
     gc.disable()  # many small acyclic objects: cyclic GC passes would only cost
     try:
-        return _rank(papers, profiles, stats, limit, min_score, meaning)
+        # Our own threads share the cores: BLAS threads of each would only wait on each other.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _rank(papers, profiles, stats, limit, min_score, meaning)
     finally:
         if was_enabled:
             gc.enable()
@@ -89,8 +93,8 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
         return out
 
     starts = list(range(0, len(profiles), BLOCK))
-    if len(starts) < 2:
-        return rank_block(0) if profiles else {}
+    if len(starts) < 2 or WORKERS < 2:
+        return {name: ranked for start in starts for name, ranked in rank_block(start).items()}
     # Blocks are independent; most of a block's time is array work that releases the GIL, so two
     # threads keep two cores busy. The lists come back in the profiles' order whatever finishes first.
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:

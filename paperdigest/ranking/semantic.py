@@ -35,7 +35,7 @@ ENTRY_ALONE = 0.90  # the same for a profile that has no keywords at all
 MIN_REFERENCE = 50  # below this many reference papers, nothing enters by meaning alone
 MAX_REFERENCE = 2048  # percentiles are taken against at most this many papers (evenly spaced)
 CLOSE = 0.9  # from this percentile on, a reason says "close in meaning"
-EXACT_CELLS = 4_000_000  # papers x queries up to which percentiles are exact
+EXACT_PAPERS = 5000  # up to this many papers, percentiles are exact
 BINS = 4096  # histogram bins per query above that
 
 
@@ -80,30 +80,39 @@ class Space:
             pool = pool[np.linspace(0, len(pool) - 1, MAX_REFERENCE).round().astype(np.int64)]
         self.reference = _unit_rows(pool - self.mean)
         self.meaning = meaning
+        # Each profile's fixed part of the query (description, liked papers), centred once.
+        names = list(meaning.descriptions)
+        self.descriptions = dict(zip(names, self.centred(np.array([meaning.descriptions[n] for n in names]))
+                                     if names else ()))
+        self.liked = {name: _unit_rows(np.mean(self.centred(np.array([v for _, v in liked])), axis=0))
+                      for name, liked in meaning.liked.items() if liked}
 
     def centred(self, vector: np.ndarray) -> np.ndarray:
         return _unit_rows(np.asarray(vector, dtype=np.float32) - self.mean)
 
     def query(self, name: str, feedback: Sequence[int] | np.ndarray) -> np.ndarray:
         """The profile's query: description + liked papers + its best keyword matches (unit each)."""
-        parts = []
-        if name in self.meaning.descriptions:
-            parts.append(self.centred(self.meaning.descriptions[name]))
-        liked = self.meaning.liked.get(name)
-        if liked:
-            parts.append(_unit_rows(np.mean([self.centred(v) for _, v in liked], axis=0)))
+        query = np.zeros_like(self.mean)
+        if name in self.descriptions:
+            query += self.descriptions[name]
+        if name in self.liked:
+            query += self.liked[name]
         if len(feedback):
-            parts.append(_unit_rows(self.papers[np.asarray(feedback)].mean(axis=0)))
-        return _unit_rows(np.sum(parts, axis=0)) if parts else np.zeros_like(self.mean)
+            fb = self.papers[np.asarray(feedback)].sum(axis=0)
+            norm = float(np.sqrt(fb @ fb))
+            if norm > 0:
+                query += fb / norm
+        norm = float(np.sqrt(query @ query))
+        return query / norm if norm > 0 else query
 
     def percentiles(self, queries: np.ndarray) -> np.ndarray:
         """Each paper's percentile (papers x queries): the share of the reference less similar to
-        the query, ties counted half. Exact up to ``EXACT_CELLS`` papers x queries; above, from a
-        histogram of the reference in ``BINS`` bins per query (within 1/BINS of its range)."""
+        the query, ties counted half. Exact up to ``EXACT_PAPERS`` papers; above, from a histogram
+        of the reference in ``BINS`` bins per query (within 1/BINS of its range)."""
         sims = self.papers @ queries.T
         ref = self.reference @ queries.T
         r = max(len(ref), 1)
-        if sims.size <= EXACT_CELLS:
+        if sims.shape[0] <= EXACT_PAPERS:
             ref.sort(axis=0)
             out = np.empty_like(sims)
             for k in range(queries.shape[0]):
@@ -135,9 +144,9 @@ class Space:
 
     def explain(self, name: str, rows: np.ndarray, pct: np.ndarray, ranked_among: int) -> list[str]:
         """Words for each paper's meaning contribution: what it is close to, and how close."""
-        desc = self.meaning.descriptions.get(name)
+        desc = self.descriptions.get(name)
         liked = self.meaning.liked.get(name) or []
-        to_desc = self.rank_of(self.centred(desc), rows) if desc is not None else None
+        to_desc = self.rank_of(desc, rows) if desc is not None else None
         nearest: list[tuple[str, np.ndarray]] = []
         if liked:
             vecs = np.vstack([self.centred(v) for _, v in liked])
