@@ -137,3 +137,72 @@ def test_binned_percentiles_agree_with_exact_ones(monkeypatch: pytest.MonkeyPatc
     # Within a bin the count is shared half and half: off by a few reference papers at most.
     assert np.abs(exact - binned).max() <= 0.005 and np.abs(exact - binned).mean() <= 0.001
     assert ((exact >= 0) & (exact <= 1)).all()
+
+
+# --------------------------------------------------------------------------- through the command line
+
+MEANING_CONFIG = """
+[store]
+url = "sqlite:///state.db"
+
+[[profile]]
+name = "languages"
+title = "Languages other than English"
+description = "I build language models for languages other than English: multilingual pre-training, cross-lingual transfer, low-resource languages and translation."
+keywords = { "multilingual" = 3 }
+"""
+
+
+def test_rank_json_items_that_entered_by_meaning_keep_the_contract(tmp_path, snapshot_files) -> None:
+    """``rank --json`` with a description (the real WordLlama, offline): every item has a title,
+    a score, ``matched`` (empty for a paper that entered by meaning) and a non-empty ``why``."""
+    import json
+
+    from click.testing import CliRunner
+
+    from paperdigest.cli import main
+
+    cfg = tmp_path / "paperdigest.toml"
+    cfg.write_text(MEANING_CONFIG)
+    result = CliRunner().invoke(main, ["rank", "--config", str(cfg), "--json", *map(str, snapshot_files)])
+    assert result.exit_code == 0, result.output
+    (profile,) = json.loads(result.stdout)["profiles"]
+    items = profile["items"]
+    assert items and all(it["title"] and it["why"] and isinstance(it["score"], float) for it in items)
+    assert [it["score"] for it in items] == sorted((it["score"] for it in items), reverse=True)
+    by_meaning = [it for it in items if not it["matched"]]
+    by_keyword = [it for it in items if it["matched"]]
+    assert by_meaning and by_keyword
+    assert all(it["why"].startswith("close in meaning to your description (top ") for it in by_meaning)
+    assert all(any(r["where"] == "meaning" for r in it["reasons"]) for it in items)
+    assert not (tmp_path / "state.db").exists()  # rank stores nothing
+
+
+def test_run_json_digest_items_say_how_close_in_meaning(tmp_path, snapshot_files) -> None:
+    """A whole run with a description profile: the digest's items carry their meaning reason, and
+    the vectors and the description's vector are kept in the store for the next run."""
+    import json
+
+    from click.testing import CliRunner
+
+    from paperdigest.cli import main
+    from paperdigest.config import load_config
+    from paperdigest.ranking.embedding import load_embedder
+    from paperdigest.store import Store
+
+    cfg = tmp_path / "paperdigest.toml"
+    cfg.write_text(MEANING_CONFIG + 'min_score = 0.0\nmax_items = 20\n\n[output]\ndir = "out"\n')
+    result = CliRunner().invoke(main, ["run", "--config", str(cfg), "--without-prefect", "--json",
+                                       *[a for f in snapshot_files for a in ("--snapshot", str(f))]],
+                                env={"PAPERDIGEST_NOW": "2026-11-25T07:00:00Z"})
+    assert result.exit_code == 0, result.output
+    (digest,) = json.loads(result.stdout)["digests"]
+    items = digest["items"]
+    assert 1 <= len(items) <= 20
+    assert all(it["why"] and any(r["where"] == "meaning" for r in it["reasons"]) for it in items)
+    assert any(not it["matched"] for it in items) and any(it["matched"] for it in items)
+    config = load_config(cfg)
+    key = load_embedder("wordllama").key
+    with Store(config.store_url) as store:
+        assert store.paper_ids_without_vectors(key) == []
+        assert store.text_vector(key, config.profile("languages").description) is not None
