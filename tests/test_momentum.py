@@ -130,11 +130,11 @@ def test_a_profile_without_momentum_ranks_as_the_keywords_do(tmp_path: Path) -> 
         stats = term_stats(store, save=False)
         papers = [p for _, p in store.papers_after(0)]
         now = T0 + 4 * DAY
-        plain = select_for_profile(store, _profile(0.0), stats, now=now)
+        plain = select_for_profile(store, _profile(0.0), stats, now=now, tz=timezone.utc)
         keyword_order = rank(papers, [_profile(0.0)], stats)["m0"]
         assert [(it.paper.title, it.score) for it in plain.chosen] == [(it.paper.title, it.score) for it in keyword_order]
         assert all(it.sightings is not None and it.blend is None for it in plain.chosen)
-        blended = select_for_profile(store, _profile(0.7), stats, now=now)
+        blended = select_for_profile(store, _profile(0.7), stats, now=now, tz=timezone.utc)
     assert sorted(it.paper.title for it in blended.chosen) == sorted(it.paper.title for it in plain.chosen)
     assert [it.paper.title for it in blended.chosen] != [it.paper.title for it in plain.chosen]
     assert [it.blend.value for it in blended.chosen] == sorted((it.blend.value for it in blended.chosen), reverse=True)

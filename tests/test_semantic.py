@@ -132,11 +132,11 @@ def check_vectors_round_trip(store: Store) -> None:
         store.save_paper_vectors("m/1", ids[:2], np.full((2, 4), np.nan))
     # the text cache: float32, exact
     desc = rng.normal(size=256).astype(np.float32)
-    assert store.text_vector("m/1", "a description") is None
-    store.save_text_vector("m/1", "a description", desc)
-    store.save_text_vector("m/1", "a description", desc)  # again: replaces, no duplicate key
-    np.testing.assert_array_equal(store.text_vector("m/1", "a description"), desc)
-    assert store.text_vector("m/2", "a description") is None
+    assert store.text_vectors("m/1", ["a description"]) == {}
+    store.save_text_vectors("m/1", {"a description": desc})
+    store.save_text_vectors("m/1", {"a description": desc})  # again: replaces, no duplicate key
+    np.testing.assert_array_equal(store.text_vectors("m/1", ["a description"])["a description"], desc)
+    assert store.text_vectors("m/2", ["a description"]) == {}
 
 
 def test_vectors_round_trip(tmp_path: Path) -> None:

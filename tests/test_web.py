@@ -185,6 +185,32 @@ def test_two_time_zones_each_get_their_digest_in_their_own_hour(live: LiveServer
 
 
 def test_serve_app_needs_web_config(make_config, monkeypatch) -> None:
+    from paperdigest.errors import ConfigError
+    from paperdigest.web.server import uvicorn_server
+
     monkeypatch.setenv("PAPERDIGEST_SECRET", SECRET)
     config = load_config(make_config(WEB_TOML))
     assert config.web is not None and config.web.base_url == "https://digest.example.org/"
+    with pytest.raises(ConfigError, match=r"no \[web\] table"):
+        uvicorn_server(load_config(make_config("", name="plain.toml")), SECRET)
+
+
+def test_a_paper_filled_in_later_changes_the_served_feed(live: LiveServer, config: Config, tmp_path: Path) -> None:
+    """The served feed is cached until it changes: a paper whose abstract arrives later changes it."""
+    import json
+
+    def capture(name: str, abstract: str) -> Path:
+        item = {"id": "https://huggingface.co/papers/2611.40001", "url": "https://huggingface.co/papers/2611.40001",
+                "title": "Quantization of Kelp Census Classifiers", "content_text": abstract}
+        path = tmp_path / name
+        path.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [item]}))
+        return path
+
+    run(config, NOW, capture("first.json", ""))
+    first = live.get("/feeds/inference.atom")
+    assert "not yet available" in first.text
+    live.web.clock.now = NOW + timedelta(hours=2)
+    run(config, NOW + timedelta(hours=1), capture("second.json", "We quantize the classifiers that count kelp."))
+    second = live.get("/feeds/inference.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and "count kelp" in second.text
+    assert second.headers["ETag"] != first.headers["ETag"]

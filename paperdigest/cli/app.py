@@ -77,6 +77,16 @@ def current_time() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def missing_store_file(url: str) -> str | None:
+    """The path of a SQLite store that does not exist yet (the read-only commands never create
+    one); None for an existing file or any other database."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):].split("?", 1)[0]
+        if not path or path == ":memory:" or not os.path.exists(path):
+            return path
+    return None
+
+
 def emit(data: dict[str, Any]) -> None:
     """Indented for a person at a terminal, compact when piped. orjson (a Prefect dependency
     too) writes a large ``rank`` answer (25 MB for 2,000 profiles) several times faster."""

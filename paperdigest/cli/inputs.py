@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from paperdigest.cli.app import Process, config_option, current_time, emit, guard, main
+from paperdigest.cli.app import Process, config_option, current_time, emit, guard, main, missing_store_file
 from paperdigest.config import Config, load_config
 from paperdigest.errors import PaperdigestError, one_line
 
@@ -59,15 +59,12 @@ def ingest(config_path: str | None, paths: tuple[str, ...], as_json: bool) -> No
 
 def _open_store(config: Config) -> Any:
     """The store, if there is one (ranking reads it and never creates it); else None."""
-    url = config.store_url
-    if url.startswith("sqlite:///"):
-        db = url[len("sqlite:///"):]
-        if not db or not os.path.exists(db):
-            return None
+    if missing_store_file(config.store_url) is not None:
+        return None
     from paperdigest.store import Store
 
     try:
-        return Store(url, create=False)
+        return Store(config.store_url, create=False)
     except PaperdigestError:
         return None
 

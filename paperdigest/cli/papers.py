@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 
 import click
 
-from paperdigest.cli.app import config_option, current_time, emit, guard, main
+from paperdigest.cli.app import config_option, current_time, emit, guard, main, missing_store_file
 from paperdigest.config import load_config
 from paperdigest.errors import StoreError
 
@@ -29,10 +28,10 @@ def show(config_path: str | None, ident: str, as_json: bool) -> None:
     from paperdigest.store import Store
 
     config = load_config(config_path)
-    url = config.store_url
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise StoreError(f"show: no store at {url[len('sqlite:///'):]} yet (ingest or run first)")
-    with Store(url, create=False) as store:
+    missing = missing_store_file(config.store_url)
+    if missing is not None:
+        raise StoreError(f"show: no store at {missing} yet (ingest or run first)")
+    with Store(config.store_url, create=False) as store:
         report = show_papers(store, config, ident, now=current_time())
     if as_json:
         emit(report)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 
 import click
 
-from paperdigest.cli.app import config_option, emit, guard, main
+from paperdigest.cli.app import config_option, emit, guard, main, missing_store_file
 from paperdigest.config import load_config
 from paperdigest.errors import StoreError, one_line
 
@@ -31,10 +30,10 @@ def suggest(config_path: str | None, profile_name: str, limit: int, as_json: boo
 
     config = load_config(config_path)
     profile = config.profile(profile_name)
-    url = config.store_url
-    if url.startswith("sqlite:///") and not os.path.exists(url[len("sqlite:///"):]):
-        raise StoreError(f"store {url[len('sqlite:///'):]}: no store yet (run paperdigest ingest or run first)")
-    with Store(url, create=False) as store:
+    missing = missing_store_file(config.store_url)
+    if missing is not None:
+        raise StoreError(f"store {missing}: no store yet (run paperdigest ingest or run first)")
+    with Store(config.store_url, create=False) as store:
         report = suggest_for_profile(store, profile, limit=limit)
     for entry in report.liked_not_found:
         click.echo(f"paperdigest: warning: profile \"{profile.name}\": liked paper not in the store: "

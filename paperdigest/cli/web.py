@@ -6,7 +6,6 @@ import click
 
 from paperdigest.cli.app import config_option, guard, main
 from paperdigest.config import load_config
-from paperdigest.errors import ConfigError
 
 
 @main.command()
@@ -25,13 +24,12 @@ def web(config_path: str | None, host: str | None, port: int | None) -> None:
     environment (a long random string that signs links and forms). Run it beside an hourly
     schedule (paperdigest serve does both) so each reader gets their digest at their hour.
     """
-    from paperdigest.web.server import run_server
     from paperdigest.delivery.signing import load_secret
+    from paperdigest.web.server import require_web, run_server
 
     config = load_config(config_path)
-    if config.web is None:
-        raise ConfigError(f'{config.path}: no [web] table: add one with base_url = "https://..." to serve the web app')
+    web = require_web(config)
     load_secret()  # refuse before anything starts
-    click.echo(f"paperdigest web: listening on http://{host or config.web.host}:{port or config.web.port}/ "
-               f"for {config.web.base_url}", err=True)
+    click.echo(f"paperdigest web: listening on http://{host or web.host}:{port or web.port}/ "
+               f"for {web.base_url}", err=True)
     run_server(config, host, port)

@@ -29,10 +29,6 @@ class Links:
     def unsubscribe(self, subscriber_id: int) -> str:
         return self.url(f"unsubscribe/{self.signer.sign('unsubscribe', subscriber_id)}")
 
-    def resubscribe(self, subscriber_id: int) -> str:
-        """The form action that undoes an unsubscribe (the unsubscribe token proves the inbox)."""
-        return self.url(f"resubscribe/{self.signer.sign('unsubscribe', subscriber_id)}")
-
     def manage(self, subscriber_id: int) -> str:
         return self.url(f"manage/{self.signer.sign('manage', subscriber_id)}")
 

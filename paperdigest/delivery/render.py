@@ -81,10 +81,15 @@ class _Item:
         return f"▲ {plural(self.upvotes, 'upvote')}" if self.upvotes is not None else ""
 
     @property
+    def reading(self) -> str:
+        """What the listings say of the paper: its momentum line, else its upvotes, else ""."""
+        return self.momentum or self.votes
+
+    @property
     def tail(self) -> str:
         """"arXiv:<id> · listed 3 days · ▲ 120 (+45 since yesterday)", the parts that are known."""
         parts = [f"arXiv:{self.arxiv_id}"] if self.arxiv_id else []
-        return " · ".join(parts + [p for p in (self.momentum or self.votes,) if p])
+        return " · ".join(parts + ([self.reading] if self.reading else []))
 
 
 @dataclass(frozen=True)
@@ -191,14 +196,17 @@ def _wrap(text: str, indent: str = "", first: str | None = None) -> str:
 
 def render_html_body(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The digest's HTML body, sanitized, without the document around it (web pages show it)."""
-    return sanitize_html(render_template("partials/email_body.html.j2", _context(view, _plain, reader=reader),
-                                         templates))
+    return _html_body(_context(view, _plain, reader=reader), templates)
+
+
+def _html_body(ctx: dict[str, Any], templates: Path | None) -> str:
+    return sanitize_html(render_template("partials/email_body.html.j2", ctx, templates))
 
 
 def render_html(view: DigestView, templates: Path | None = None, reader: ReaderLinks | None = None) -> str:
     """The text/html email part: one 600px table column, CSS inlined, no external resources."""
-    ctx = _context(view, _plain)
-    return email_document(ctx["title"], ctx["date"], render_html_body(view, templates, reader), templates)
+    ctx = _context(view, _plain, reader=reader)
+    return email_document(ctx["title"], ctx["date"], _html_body(ctx, templates), templates)
 
 
 def email_document(title: str, date: str, body: str, templates: Path | None = None) -> str:

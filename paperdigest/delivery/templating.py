@@ -20,10 +20,6 @@ from jinja2 import TemplateSyntaxError
 from paperdigest.errors import ConfigError, one_line
 from paperdigest.resources import builtin_templates
 
-# The templates the renderers ask for by name; a custom folder may override any of them.
-TEMPLATE_NAMES = ("digest.md.j2", "email.txt.j2", "email.html.j2", "partials/email_body.html.j2",
-                  "partials/feed_entry.html.j2")
-
 
 @lru_cache(maxsize=8)
 def environment(custom: Path | None = None) -> Environment:
@@ -84,7 +80,7 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     found = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(".j2") or (filename.endswith((".html", ".txt", ".md")) and filename != __file__):
+        if filename.endswith(".j2"):
             found = f"{filename}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found

@@ -28,13 +28,13 @@ from paperdigest.pipeline.ingest import (FETCH_ATTEMPTS, FETCH_BACKOFF, SHORT_CA
                                          InputReport, capture_warning, collect_captures, fetch_capture,
                                          ingest_capture, read_file_sources)
 from paperdigest.pipeline.run import DigestReport, RunReport, assemble_report, item_json, run_digest
-from paperdigest.pipeline.semantic import EMBED_BATCH, check_embedder, embed_papers, embedder_for, needs_embeddings
+from paperdigest.pipeline.semantic import check_embedder, embed_papers, embedder_for
 from paperdigest.sources.captures import Capture, parse_capture, read_path_captures
 
-__all__ = ["EMBED_BATCH", "FETCH_ATTEMPTS", "FETCH_BACKOFF", "SHORT_CAPTURE_MIN_HISTORY", "SHORT_CAPTURE_RATIO",
+__all__ = ["FETCH_ATTEMPTS", "FETCH_BACKOFF", "SHORT_CAPTURE_MIN_HISTORY", "SHORT_CAPTURE_RATIO",
            "TERM_STATS_BLOB", "Capture", "DigestReport", "EmailReport", "InputReport", "RunReport", "Selection",
            "Sender", "assemble_report", "build_profile_digest", "capture_warning", "check_embedder",
            "collect_captures", "deliver_owed", "digest_day", "embed_papers", "embedder_for", "failpoint",
-           "fetch_capture", "ingest_capture", "item_json", "needs_embeddings", "parse_capture", "publish_feeds",
+           "fetch_capture", "ingest_capture", "item_json", "parse_capture", "publish_feeds",
            "read_file_sources", "read_path_captures", "run_digest", "run_owner", "schedule_zone", "select_for_profile",
            "term_stats", "write_markdown", "write_pending_markdown"]

@@ -70,29 +70,33 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
     if not claimed:
         return []
     reports: list[EmailReport] = []
-    views: dict[int, tuple[Any, DigestMail]] = {}
+    views: dict[int, Any] = {}  # each digest read once
+    mails: dict[int, DigestMail] = {}  # rendered and serialized once, for the config's recipients
+    paper_ids: dict[int, list[int]] = {}  # for web subscribers' per-paper links
     smtp = config.email.smtp_url or open_sender is not None
     sender_addr = parseaddr(config.email.from_addr)[1]
 
-    def rendered(digest_id: int) -> tuple[Any, DigestMail]:
-        """Render and serialize each digest once; per recipient only two header lines differ."""
+    def view_of(digest_id: int) -> Any:
         if digest_id not in views:
-            view = store.digest_view(digest_id)
-            views[digest_id] = (view, DigestMail(view, email=config.email, text=render_text(view, config.templates),
-                                                 html=render_html(view, config.templates)))
+            views[digest_id] = store.digest_view(digest_id)
         return views[digest_id]
 
-    def message(d: Any) -> tuple[Any, bytes]:
-        """The email's bytes for one delivery: the digest's shared bytes for a config recipient;
-        for a web subscriber, bodies and List-Unsubscribe of their own (signed links)."""
-        view, mail = rendered(d.digest_id)
+    def message(d: Any, view: Any) -> bytes:
+        """The email's bytes for one delivery: the digest's shared bytes for a config recipient
+        (only two header lines differ per recipient); for a web subscriber, bodies and
+        List-Unsubscribe of their own (signed links)."""
         if d.subscriber_id is None:
-            return view, mail.bytes_for(d.recipient)
-        reader = links.reader(d.subscriber_id, store.digest_paper_ids(d.digest_id))
+            if d.digest_id not in mails:
+                mails[d.digest_id] = DigestMail(view, email=config.email, text=render_text(view, config.templates),
+                                                html=render_html(view, config.templates))
+            return mails[d.digest_id].bytes_for(d.recipient)
+        if d.digest_id not in paper_ids:
+            paper_ids[d.digest_id] = store.digest_paper_ids(d.digest_id)
+        reader = links.reader(d.subscriber_id, paper_ids[d.digest_id])
         msg = build_email(view, to=d.recipient, email=config.email, unsubscribe=reader.unsubscribe,
                           text=render_text(view, config.templates, reader),
                           html=render_html(view, config.templates, reader))
-        return view, wire_bytes(msg)
+        return wire_bytes(msg)
 
     # A row leaves ``todo`` only once it is marked sent or failed. An unexpected error (a full
     # disk, a bug) hands the rest back as pending: this process is alive, so otherwise its
@@ -102,13 +106,13 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         try:
             while todo:
                 d = todo[0]
+                view = view_of(d.digest_id)
                 try:
-                    view, data = message(d)
+                    data = message(d, view)
                 except DeliveryError as e:
-                    key = store.digest_key(d.digest_id)
                     store.mark_failed(d.id, owner, str(e), permanent=True)
                     todo.pop(0)
-                    reports.append(EmailReport(key, d.recipient, "failed", str(e)))
+                    reports.append(EmailReport(view.digest_id, d.recipient, "failed", str(e)))
                     continue
                 failpoints.failpoint("before-send")
                 files.atomic_write(files.outbox_path(config.output_dir, view.digest_id, d.recipient), data)
@@ -130,9 +134,9 @@ def deliver_owed(store: Store, config: Config, *, owner: str, now: datetime,
         with open_sender() as sender:
             while pending:
                 d = pending[0]
-                view = rendered(d.digest_id)[0]
+                view = view_of(d.digest_id)
                 try:
-                    view, data = message(d)
+                    data = message(d, view)
                     failpoints.failpoint("before-send")
                     sender.send(data, sender=sender_addr, to=d.recipient)
                 except DeliveryError as e:

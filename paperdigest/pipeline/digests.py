@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,8 +67,8 @@ class Selection:
     new_cursor: int
 
 
-def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime,
-                       tz: tzinfo = timezone.utc, meaning: MeaningSource | None = None) -> Selection:
+def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datetime, tz: tzinfo,
+                       meaning: MeaningSource | None = None) -> Selection:
     """Rank the papers this profile has not considered yet (read only: ``run`` and ``preview``),
     by keywords and, given ``meaning`` and a profile with a description or liked papers, by
     meaning too; each with its sightings up to ``now`` (days counted in ``tz``), blended with
@@ -87,19 +87,24 @@ def select_for_profile(store: Store, profile: Profile, stats: Any, *, now: datet
     if papers:
         vectors = meaning.for_papers([profile], papers, [pid for pid, _ in candidates]) if meaning else None
         ranked = rank_profiles(papers, [profile], stats, meaning=vectors)[profile.name].items
-    if ranked:
+    # Without momentum the sightings only annotate what is shown; with it, they reorder every item.
+    shown = ranked if profile.momentum > 0 else select(ranked, profile)
+    chosen = shown
+    if shown:
         ids = {id(p): pid for pid, p in candidates}
-        readings = store.readings([ids[id(it.paper)] for it in ranked], until=now)
+        readings = store.readings([ids[id(it.paper)] for it in shown], until=now)
         today = now.astimezone(tz).date()
-        seen = {i: summarize(readings.get(ids[id(it.paper)], ()), tz, today) for i, it in enumerate(ranked)}
-        ranked = with_momentum(ranked, seen, profile.momentum)
-    return Selection(cursor=cursor, candidates=candidates, chosen=select(ranked, profile),
+        seen = {i: summarize(readings.get(ids[id(it.paper)], ()), tz, today) for i, it in enumerate(shown)}
+        chosen = with_momentum(shown, seen, profile.momentum)
+        if profile.momentum > 0:
+            chosen = select(chosen, profile)
+    return Selection(cursor=cursor, candidates=candidates, chosen=chosen,
                      matched=sum(1 for it in ranked if it.score >= profile.min_score),
                      new_cursor=candidates[-1][0] if candidates else start)
 
 
 def build_profile_digest(store: Store, profile: Profile, stats: Any, *, now: datetime, day: date,
-                         warnings: Sequence[str] = (), tz: tzinfo = timezone.utc,
+                         tz: tzinfo, warnings: Sequence[str] = (),
                          meaning: MeaningSource | None = None) -> DigestRecord | None:
     """Record the profile's next digest and move its cursor, in one transaction.
 
@@ -141,6 +146,11 @@ def write_pending_markdown(store: Store, output_dir: Path, templates: Path | Non
     return [write_markdown(store, d, output_dir, templates) for d in store.digests_without_markdown()]
 
 
+def feed_texts(profile: Profile) -> tuple[str, str]:
+    """A profile feed's title and description (the files a run writes and the feeds the web app serves)."""
+    return f"paperdigest: {profile.title}", f"Papers matching the profile {profile.title!r}"
+
+
 def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict[str, Path]]:
     """Rewrite every feed from the store: per profile, plus ``all`` (every new paper, unfiltered)."""
     from paperdigest.delivery.feeds import render_feed
@@ -150,8 +160,7 @@ def publish_feeds(store: Store, config: Config, now: datetime) -> dict[str, dict
     base = config.feed.base_url.rstrip("/") + "/"
     out: dict[str, dict[str, Path]] = {}
     targets: list[tuple[str, str, str, Callable[[], Sequence[Any]]]] = [
-        (p.name, f"paperdigest: {p.title}", f"Papers matching the profile {p.title!r}",
-         partial(store.feed_entries, p.name, max_items=config.feed.max_items, since=since))
+        (p.name, *feed_texts(p), partial(store.feed_entries, p.name, max_items=config.feed.max_items, since=since))
         for p in config.profiles]
     targets.append(("all", "paperdigest: all new papers", "Every new paper, unfiltered",
                     lambda: store.recent_papers(max_items=config.feed.max_items, since=since)))

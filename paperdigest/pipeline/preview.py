@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,21 +45,25 @@ def preview_digest(config: Config, profile: Profile, fmt: str, now: datetime) ->
                        templates=config.templates).decode("utf-8")
 
 
-def preview_recent(store: Store, profile: Profile, stats: Any, *, now: datetime, days: int = 7,
-                   meaning: MeaningSource | None = None) -> DigestView:
-    """What the profile would have sent over the last ``days`` days, as one digest: the papers
-    first seen since then, ranked and cut as a digest is (the subscribe page shows it); by
-    meaning too, given ``meaning`` and a profile with a description."""
+def preview_recent(store: Store, profiles: Sequence[Profile], stats: Any, *, now: datetime, days: int = 7,
+                   meaning: MeaningSource | None = None) -> list[DigestView]:
+    """What each profile would have sent over the last ``days`` days, as one digest each: the
+    papers first seen since then (read once for all), ranked and cut as a digest is (the
+    subscribe page shows it); by meaning too, given ``meaning``."""
     from paperdigest.ranking import rank_profiles, select
 
     start = store.first_paper_seen_since(now - timedelta(days=days))
     found = store.papers_after(start)
     candidates = [p for _, p in found]
-    ranked = []
-    if candidates and (profile.keywords or (meaning is not None and profile.needs_embeddings)):
-        vectors = meaning.for_papers([profile], candidates, [pid for pid, _ in found]) if meaning else None
-        ranked = rank_profiles(candidates, [profile], stats, meaning=vectors)[profile.name].items
-    chosen = select(ranked, profile)
-    return DigestView(digest_id=f"{profile.name}/last-{days}-days", profile_name=profile.name,
-                      profile_title=profile.title, date=now.date(), created=now, new_papers=len(candidates),
-                      matched=sum(1 for it in ranked if it.score >= profile.min_score), items=tuple(chosen))
+    ranked: dict[str, Any] = {}
+    if candidates and profiles:
+        vectors = meaning.for_papers(profiles, candidates, [pid for pid, _ in found]) if meaning else None
+        ranked = rank_profiles(candidates, profiles, stats, meaning=vectors)
+    views = []
+    for profile in profiles:
+        items = ranked[profile.name].items if profile.name in ranked else []
+        views.append(DigestView(
+            digest_id=f"{profile.name}/last-{days}-days", profile_name=profile.name, profile_title=profile.title,
+            date=now.date(), created=now, new_papers=len(candidates),
+            matched=sum(1 for it in items if it.score >= profile.min_score), items=tuple(select(items, profile))))
+    return views

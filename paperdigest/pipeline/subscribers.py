@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from paperdigest.config import Config, Profile, ScheduleConfig
 from paperdigest.errors import PaperdigestError
-from paperdigest.pipeline.digests import build_profile_digest
+from paperdigest.pipeline.digests import build_profile_digest, schedule_zone
 from paperdigest.pipeline.meaning import MeaningSource
-from paperdigest.store import DigestRecord, Store, Subscriber
+from paperdigest.store import DigestRecord, ReaderSettings, Store, Subscriber
 
 log = logging.getLogger("paperdigest")
 
@@ -68,13 +68,17 @@ def liked_ids(sub: Subscriber) -> tuple[str, ...]:
     return tuple(p.arxiv_id or p.title for p in sub.liked)
 
 
-def personal_profile(sub: Subscriber) -> Profile:
-    """A reader's personal profile as an ordinary profile: their keywords (weight 1 each), their
-    description and liked papers (for the semantic ranking), no recipients (deliveries are
+def settings_profile(name: str, settings: ReaderSettings, liked: tuple[str, ...] = ()) -> Profile:
+    """A reader's settings as an ordinary profile: their keywords (weight 1 each), their
+    description and liked papers (for the ranking by meaning), no recipients (deliveries are
     queued at the reader's hour)."""
-    s = sub.settings
-    return Profile(name=sub.personal_profile, title=PERSONAL_TITLE, keywords={k: 1.0 for k in s.keywords},
-                   min_score=0.0, max_items=PERSONAL_MAX_ITEMS, description=s.description, liked=liked_ids(sub))
+    return Profile(name=name, title=PERSONAL_TITLE, keywords={k: 1.0 for k in settings.keywords}, min_score=0.0,
+                   max_items=PERSONAL_MAX_ITEMS, description=settings.description, liked=liked)
+
+
+def personal_profile(sub: Subscriber) -> Profile:
+    """A reader's personal profile, as the runs rank it (see :func:`settings_profile`)."""
+    return settings_profile(sub.personal_profile, sub.settings, liked_ids(sub))
 
 
 def personal_profiles(store: Store) -> list[Profile]:
@@ -87,12 +91,14 @@ def build_personal_digests(store: Store, config: Config, stats: Any, *, now: dat
     """Each active reader's personal digest, as a config profile's is made. One reader's failure
     is logged and the others go on."""
     out: dict[str, DigestRecord | None] = {}
+    zone = schedule_zone(config)  # days of sightings counted as for the config's profiles
+    meaning = meaning or MeaningSource(config, store)
     for profile in personal_profiles(store):
         if scheduled and not digest_due(config.schedule, store.last_digest_at(profile.name), now):
             continue
         try:
             out[profile.name] = build_profile_digest(store, profile, stats, now=now, day=day, warnings=warnings,
-                                                     meaning=meaning or MeaningSource(config, store))
+                                                     tz=zone, meaning=meaning)
         except PaperdigestError as e:
             log.error('personal profile "%s": %s', profile.name, e)
     return out
@@ -103,11 +109,8 @@ def queue_due(store: Store, config: Config, *, now: datetime) -> int:
     last served, and set their next hour. Returns how many deliveries were queued."""
     send_empty = [p.name for p in config.profiles if p.send_empty]
     queued = 0
-    for sid, expected in store.due_subscribers(now):
-        sub = store.subscriber(sid)
-        if sub is None:
-            continue
-        following = next_send_time(sub.settings.timezone, sub.settings.send_hour, now)
+    for sid, expected, zone, hour in store.due_subscribers(now):
+        following = next_send_time(zone, hour, now)
         n = store.queue_owed(sid, expected=expected, following=following, now=now, send_empty=send_empty)
         queued += n or 0
     return queued

@@ -1,12 +1,11 @@
 """Where the profiles' terms occur: every keyword and exclude term of every profile, analysed
 once, searched for in every paper once, as postings (term, paper, title tf, abstract tf).
 
-Cost: each paper is tokenized once (``bytes.translate`` for ASCII); each distinct surface token
-is stemmed once. The terms, deduplicated over all profiles, are translated into the surface
-tokens and surface bigrams that match them as those surfaces are first met, so a field is
-searched with one set intersection over its tokens and one over its bigrams, both in C; the
-counts of what is found come from ``Counter`` (C as well). Only phrases of three words or more
-are followed word by word, and only where their first two words occur.
+Cost: each paper is tokenized once (``bytes.translate`` for ASCII) into token ids; each distinct
+surface token is stemmed once. The terms, deduplicated over all profiles, are matched as sparse
+products over those ids (one-word terms over tokens, two-word phrases over adjacent pairs); a
+longer phrase is checked by one array lookup of its third token where its first two occur, and
+followed word by word in Python only where that third token fits.
 """
 
 from __future__ import annotations
@@ -122,26 +121,24 @@ def index(papers: Sequence[Paper], terms: Terms) -> Postings:
                                        count=int(sizes.sum())))
     fields = [_Field(np.concatenate(runs[f]) if runs[f] else np.zeros(0, dtype=np.int32),
                      np.concatenate(lengths[f]) if lengths[f] else np.zeros(0, dtype=np.int64), n) for f in (0, 1)]
-    surfaces = keys  # one entry per token id
+    width = len(keys)  # one entry per token id
     n_terms = len(terms.keys)
-
-    # One-word terms: which terms each surface token matches (by either of its keys).
-    rows, cols = [], []
-    for sid, pair in enumerate(keys):
-        for k in pair:
-            for tid in terms.uni.get(k, ()):
-                rows.append(sid)
-                cols.append(tid)
-    word_terms = _binary(rows, cols, (len(surfaces), n_terms))
-    counts = [f.tokens_per_paper(len(surfaces)) @ word_terms for f in fields]
-
-    # Phrases: the surface pairs that can start one, then their two-word terms and their longer ones.
-    by_key: dict[str, list[int]] = {}
+    by_key: dict[str, list[int]] = {}  # key -> the token ids that have it
     for sid, pair in enumerate(keys):
         for k in pair:
             by_key.setdefault(k, []).append(sid)
+
+    # One-word terms: which terms each token matches (by either of its keys).
+    rows, cols = [], []
+    for k, sids in by_key.items():
+        for tid in terms.uni.get(k, ()):
+            rows += sids
+            cols += [tid] * len(sids)
+    word_terms = _binary(rows, cols, (width, n_terms))
+    counts = [f.tokens_per_paper(width) @ word_terms for f in fields]
+
+    # Phrases: the token pairs that can start one, then their two-word terms and their longer ones.
     pair_nodes: dict[int, list[_Node]] = {}
-    width = len(surfaces)
     for (k1, k2), node in terms.bi.items():
         for s1 in by_key.get(k1, ()):
             for s2 in by_key.get(k2, ()):
@@ -181,7 +178,7 @@ def index(papers: Sequence[Paper], terms: Terms) -> Postings:
     packed.eliminate_zeros()
     tf = packed.data
     return Postings(starts=packed.indptr.astype(np.int64), paper=packed.indices.astype(np.int32),
-                    tf_title=(tf >> 20).astype(np.int32), tf_abstract=(tf & (TF_SHIFT - 1)).astype(np.int32),
+                    tf_title=(tf // TF_SHIFT).astype(np.int32), tf_abstract=(tf % TF_SHIFT).astype(np.int32),
                     title_lengths=fields[0].lengths.astype(np.float64),
                     abstract_lengths=fields[1].lengths.astype(np.float64))
 

@@ -91,10 +91,8 @@ class _Column:
     code: np.ndarray  # alternative index x 4 + where index (into _WHERE)
 
 
-@dataclass
-class _Plan:
-    profile: Profile
-    keywords: list[tuple[float, list[str], int]]  # (weight, alternatives as written, column), in order
+# A profile's keywords, in order: (weight, alternatives as written, column of the keyword matrix).
+_Plan = list[tuple[float, list[str], int]]
 
 
 class LexicalScores:
@@ -104,20 +102,18 @@ class LexicalScores:
     one sparse matrix product; ``reasons`` explains the few (paper, profile) pairs a list shows.
     """
 
-    def __init__(self, papers: Sequence[Paper], plans: list[_Plan], columns: list[_Column],
-                 excluded: sp.csc_matrix) -> None:
-        self.papers = papers
+    def __init__(self, n_papers: int, plans: list[_Plan], columns: list[_Column], excluded: sp.csc_matrix) -> None:
         self.plans = plans
         self.columns = columns
-        n = len(papers)
+        n = n_papers
         indptr = np.zeros(len(columns) + 1, dtype=np.int64)
         np.cumsum([len(c.rows) for c in columns], out=indptr[1:])
         data = np.concatenate([c.base for c in columns]) if columns else np.zeros(0)
         rows = np.concatenate([c.rows for c in columns]) if columns else np.zeros(0, dtype=np.int32)
         self.matrix = sp.csc_matrix((data, rows, indptr), shape=(n, len(columns))).tocsr()
-        w_rows = [col for plan in plans for _, _, col in plan.keywords]
-        w_cols = [j for j, plan in enumerate(plans) for _ in plan.keywords]
-        w_data = [w for plan in plans for w, _, _ in plan.keywords]
+        w_rows = [col for plan in plans for _, _, col in plan]
+        w_cols = [j for j, plan in enumerate(plans) for _ in plan]
+        w_data = [w for plan in plans for w, _, _ in plan]
         # Duplicates (two keywords of one profile on the same terms) add up, as their reasons do.
         self.weights = sp.csc_matrix((w_data, (w_rows, w_cols)), shape=(len(columns), len(plans)))
         self.excluded = excluded
@@ -131,9 +127,8 @@ class LexicalScores:
     def reasons(self, j: int, rows: np.ndarray) -> list[tuple[float, tuple[Match, ...]]]:
         """(score, matches best first) of profile ``j`` for the papers ``rows``. The score is the
         sum of the contributions in keyword order, so the same papers always get the same score."""
-        plan = self.plans[j]
         found: list[tuple[int, float, list[bool], list[float], list[int], list[str]]] = []
-        for order, (w, alts, col) in enumerate(plan.keywords):
+        for order, (w, alts, col) in enumerate(self.plans[j]):
             c = self.columns[col]
             if not len(c.rows):
                 continue
@@ -195,15 +190,15 @@ def score(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
     column_of: dict[tuple[int, ...], int] = {}
     columns: list[_Column] = []
     plans: list[_Plan] = []
-    for prof, kws, _ in specs:
-        plan = _Plan(prof, [])
+    for _, kws, _ in specs:
+        plan: _Plan = []
         for w, alts in kws:
             key = tuple(tid for _, tid in alts)
             col = column_of.get(key)
             if col is None:
                 col = column_of[key] = len(columns)
                 columns.append(_best_alternative([term_base(tid) for tid in key], len(papers)))
-            plan.keywords.append((w, [text for text, _ in alts], col))
+            plan.append((w, [text for text, _ in alts], col))
         plans.append(plan)
     ex_rows: list[np.ndarray] = []
     ex_cols: list[np.ndarray] = []
@@ -215,7 +210,7 @@ def score(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
     rows = np.concatenate(ex_rows) if ex_rows else np.zeros(0, dtype=np.int32)
     cols = np.concatenate(ex_cols) if ex_cols else np.zeros(0, dtype=np.int32)
     excluded = sp.csc_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(papers), len(plans)))
-    return LexicalScores(papers, plans, columns, excluded)
+    return LexicalScores(len(papers), plans, columns, excluded)
 
 
 def _best_alternative(alternatives: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int) -> _Column:
@@ -250,6 +245,7 @@ def rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats 
     from paperdigest.ranking.ranker import rank_profiles
 
     return {name: ranked.items for name, ranked in rank_profiles(papers, profiles, stats, limit=limit).items()}
+
 
 def select(items: Sequence[RankedItem], profile: Profile) -> list[RankedItem]:
     """What a digest shows: ranked items at or above ``min_score``, at most ``max_items``."""

@@ -9,7 +9,6 @@ profiles there are; within a block everything is array work except the items a l
 from __future__ import annotations
 
 import gc
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,6 @@ from paperdigest.ranking.semantic import ENTRY, ENTRY_ALONE, FEEDBACK, MIN_REFER
 from paperdigest.ranking.termstats import TermStats
 
 BLOCK = 128  # profiles scored together: papers x BLOCK float64 scores at a time
-WORKERS = 2  # threads ranking blocks at once (each holds one block's arrays)
 
 
 @dataclass
@@ -43,14 +41,10 @@ def rank_profiles(papers: Sequence[Paper], profiles: Sequence[Profile], stats: T
     (a digest's rule; ``paperdigest rank`` lists every match). With ``meaning``, a profile that
     has a description or liked papers is ranked by keywords and meaning together
     (:mod:`paperdigest.ranking.semantic`); the others exactly as without it."""
-    from threadpoolctl import threadpool_limits
-
     was_enabled = gc.isenabled()
     gc.disable()  # many small acyclic objects: cyclic GC passes would only cost
     try:
-        # Our own threads share the cores: BLAS threads of each would only wait on each other.
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _rank(papers, profiles, stats, limit, min_score, meaning)
+        return _rank(papers, profiles, stats, limit, min_score, meaning)
     finally:
         if was_enabled:
             gc.enable()
@@ -79,7 +73,7 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
             if min_score and prof.min_score > 0:
                 keep = keep & (total >= prof.min_score)
             rows = np.flatnonzero(keep)
-            chosen = _best(rows, total, ties, limit)
+            chosen = _best(rows, total, limit)
             explained = lexical.reasons(j, chosen)
             notes = words(chosen) if words is not None else None
             items = []
@@ -92,14 +86,7 @@ def _rank(papers: Sequence[Paper], profiles: Sequence[Profile], stats: TermStats
             out[prof.name] = Ranked([it[2] for it in items][:limit], len(rows))
         return out
 
-    starts = list(range(0, len(profiles), BLOCK))
-    if len(starts) < 2 or WORKERS < 2:
-        return {name: ranked for start in starts for name, ranked in rank_block(start).items()}
-    # Blocks are independent; most of a block's time is array work that releases the GIL, so two
-    # threads keep two cores busy. The lists come back in the profiles' order whatever finishes first.
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        parts = list(pool.map(rank_block, starts))
-    return {name: ranked for part in parts for name, ranked in part.items()}
+    return {name: ranked for start in range(0, len(profiles), BLOCK) for name, ranked in rank_block(start).items()}
 
 
 def _with_meaning(space: Space | None, profiles: Sequence[Profile], start: int, scores: np.ndarray,
@@ -146,12 +133,8 @@ def _feedback(lexical: np.ndarray, ties: np.ndarray) -> list[np.ndarray]:
     out = []
     for c in range(lexical.shape[1]):
         col = lexical[:, c]
-        matched = np.flatnonzero(col > 0)
-        if len(matched) > FEEDBACK:
-            values = col[matched]
-            cut = np.partition(values, len(values) - FEEDBACK)[len(values) - FEEDBACK]
-            matched = matched[values >= cut]
-        out.append(matched[np.lexsort((ties[matched], -col[matched]))[:FEEDBACK]])
+        best = _best(np.flatnonzero(col > 0), col, FEEDBACK)
+        out.append(best[np.lexsort((ties[best], -col[best]))[:FEEDBACK]])
     return out
 
 
@@ -160,7 +143,7 @@ def _merged(matches: tuple[Match, ...], note: Match) -> tuple[Match, ...]:
     return tuple(sorted((*matches, note), key=lambda m: -m.contribution))
 
 
-def _best(rows: np.ndarray, scores: np.ndarray, ties: np.ndarray, limit: int | None) -> np.ndarray:
+def _best(rows: np.ndarray, scores: np.ndarray, limit: int | None) -> np.ndarray:
     """The rows of the ``limit`` best scores (every row tied with the last one too: the exact
     scores and the tie order decide among them)."""
     if limit is None or len(rows) <= limit:

@@ -116,9 +116,7 @@ class Space:
             ref.sort(axis=0)
             out = np.empty_like(sims)
             for k in range(queries.shape[0]):
-                below = np.searchsorted(ref[:, k], sims[:, k], side="left")
-                upto = np.searchsorted(ref[:, k], sims[:, k], side="right")
-                out[:, k] = (below + upto) / (2.0 * r)
+                out[:, k] = _share_below(ref[:, k], sims[:, k])
             return out
         lo, hi = ref.min(axis=0), ref.max(axis=0)
         scale = (BINS / np.where(hi > lo, hi - lo, 1.0)).astype(np.float32)
@@ -137,10 +135,7 @@ class Space:
 
     def rank_of(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The percentile of ``rows`` for one (already centred) query vector."""
-        ref = np.sort(self.reference @ vector)
-        sims = self.papers[rows] @ vector
-        r = max(len(ref), 1)
-        return (np.searchsorted(ref, sims, side="left") + np.searchsorted(ref, sims, side="right")) / (2.0 * r)
+        return _share_below(np.sort(self.reference @ vector), self.papers[rows] @ vector)
 
     def explain(self, name: str, rows: np.ndarray, pct: np.ndarray, ranked_among: int) -> list[str]:
         """Words for each paper's meaning contribution: what it is close to, and how close."""
@@ -164,6 +159,13 @@ class Space:
             words.append(f"close in meaning to {what} ({share})" if p >= CLOSE
                          else f"meaning: nearer to {what} than {p:.0%} of {ranked_among} papers")
         return words
+
+
+def _share_below(ref: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """The share of the sorted ``ref`` below each of ``sims`` (values equal to it counted half)."""
+    below = np.searchsorted(ref, sims, side="left")
+    upto = np.searchsorted(ref, sims, side="right")
+    return (below + upto) / (2.0 * max(len(ref), 1))
 
 
 def _share(pct: float, among: int) -> str:

@@ -158,5 +158,5 @@ def suggest_terms(profile: Profile, kept: Sequence[Paper], others: Sequence[tupl
             continue
         term_text = surfaces[term].most_common(1)[0][0]
         chosen.append((term, Suggestion(term_text, round(weight, 2), fg[term],
-                                        list(dict.fromkeys(holders.get(term, []))))))
+                                        list(holders.get(term, [])))))
     return [s for _, s in chosen]

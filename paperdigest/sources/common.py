@@ -157,6 +157,3 @@ def finish_listing(listing: Listing, name: str, what: str) -> Listing:
         detail = "; ".join(listing.problems[:3]) or "no items"
         raise ParseError(f"{name}: no paper in this {what}: {detail}")
     return listing
-
-
-# --------------------------------------------------------------------------- JSON

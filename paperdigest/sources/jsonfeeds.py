@@ -168,6 +168,3 @@ def parse_hf_api(obj: Any, name: str, fmt: str = "hf-api") -> Listing:
         add_paper(listing, seen, paper, f"item {k}")
     what = "daily-papers list" if fmt == "hf-api" else "page's paper list"
     return finish_listing(listing, name, what)
-
-
-# --------------------------------------------------------------------------- XML feeds

@@ -202,11 +202,17 @@ def no_abstract_yet(label: str, title: str) -> str:
 
 
 def add_paper(listing: Listing, seen: dict[str, int], paper: Paper, label: str) -> None:
-    """Append unless a paper with the same key is already listed (then a warning)."""
+    """Append unless a paper with the same key is already listed (then a problem). A repeat that
+    brings the abstract the first listing lacked replaces it, so the abstract is not lost."""
     key = paper.key
     first = seen.get(key)
     if first is not None:
         other = listing.papers[first]
+        if not other.abstract and paper.abstract:
+            listing.papers[first] = paper
+            listing.problems.append(f"{label} '{clip(paper.title)}' repeats paper {first + 1}, "
+                                    "which had no abstract: kept with this one's")
+            return
         diff = "" if other.abstract == paper.abstract else " (with a different abstract)"
         listing.problems.append(
             f"{label} '{clip(paper.title)}' repeats paper {first + 1}{diff}: dropped"

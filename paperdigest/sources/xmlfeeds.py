@@ -146,6 +146,3 @@ def _atom_paper(entry: Element) -> Paper | str:
         published=parse_iso(_first_text(entry, "published")) or parse_iso(_first_text(entry, "updated")),
         ai_summary=ai_summary,
     )
-
-
-# --------------------------------------------------------------------------- listing HTML

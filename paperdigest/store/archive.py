@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from paperdigest.store.base import StoreBase
 from paperdigest.store.rows import aware, utc
-from paperdigest.store.schema import digest_items, digests
+from paperdigest.store.schema import digest_items, digests, papers
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,16 @@ class ArchiveStore(StoreBase):
                 sa.select(digest_items.c.paper_id).where(digest_items.c.digest_id == digest_id)
                 .order_by(digest_items.c.position))]
 
-    def feed_stamp(self, profile: str, since: datetime) -> tuple[int, int]:
-        """(newest item id, item count) of a profile's feed window: equal stamps, equal feeds."""
+    def feed_stamp(self, profile: str, since: datetime) -> tuple[int, int, datetime | None]:
+        """(newest item id, item count, latest change of one of its papers) of a profile's feed
+        window: equal stamps, equal feeds (a paper filled in later changes its entry)."""
         with self._read() as conn:
-            row = conn.execute(sa.select(sa.func.coalesce(sa.func.max(digest_items.c.id), 0), sa.func.count())
-                               .where(digest_items.c.profile == profile,
-                                      digest_items.c.added_at >= utc(since))).one()
-        return int(row[0]), int(row[1])
+            row = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(digest_items.c.id), 0), sa.func.count(),
+                          sa.func.max(papers.c.updated_at))
+                .select_from(digest_items.join(papers, papers.c.id == digest_items.c.paper_id))
+                .where(digest_items.c.profile == profile, digest_items.c.added_at >= utc(since))).one()
+        return int(row[0]), int(row[1]), aware(row[2])
 
     def last_digest_at(self, profile: str) -> datetime | None:
         """When the profile's latest digest was made (None: never)."""

@@ -34,7 +34,6 @@ FUTURE_SLACK = timedelta(days=2)  # a listing's date may run a time zone or a da
 
 # Fields a capture may fill or correct, in the order ``show`` lists them.
 FIELDS = ("title", "abstract", "authors", "url", "published", "ai_summary", "arxiv_id")
-_CORRECTABLE = frozenset(FIELDS) - {"arxiv_id"}  # an arXiv id is identity: filled, never changed
 
 
 def label(p: Paper) -> str:
@@ -73,7 +72,7 @@ def proposed(row: Any, p: Paper, *, by_arxiv: bool, title_ok: bool) -> tuple[dic
     fills: dict[str, Any] = {}
     fixes: dict[str, Any] = {}
     if p.arxiv_id and not row.arxiv_id:
-        fills["arxiv_id"] = p.arxiv_id
+        fills["arxiv_id"] = p.arxiv_id  # an arXiv id is identity: filled, never changed
     if p.abstract and p.abstract != row.abstract:
         (fixes if row.abstract else fills)["abstract"] = p.abstract
     if by_arxiv and title_ok and p.title != row.title:
@@ -92,7 +91,7 @@ def proposed(row: Any, p: Paper, *, by_arxiv: bool, title_ok: bool) -> tuple[dic
             fixes["published"] = published
     if p.ai_summary and p.ai_summary != row.ai_summary:
         (fixes if row.ai_summary else fills)["ai_summary"] = p.ai_summary
-    return fills, {k: v for k, v in fixes.items() if k in _CORRECTABLE}
+    return fills, fixes
 
 
 def previous_text(row: Any, field: str) -> str | None:

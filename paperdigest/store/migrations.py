@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from paperdigest.errors import StoreError
-from paperdigest.store.schema import (SCHEMA_VERSION, digest_items, feedback, meta, metadata, paper_updates,
-                                      paper_vectors, papers, sightings, source_state, subscribers, subscriptions,
-                                      text_vectors)
+from paperdigest.store.schema import (SCHEMA_VERSION, deliveries, digest_items, feedback, meta, metadata,
+                                      paper_updates, paper_vectors, papers, sightings, snapshots, source_state,
+                                      subscribers, subscriptions, text_vectors)
 
 
 def upgrade(conn: Connection, *, create: bool, where: str) -> None:
@@ -37,11 +37,16 @@ def upgrade(conn: Connection, *, create: bool, where: str) -> None:
         conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 
+def _add_column(conn: Connection, table: sa.Table, column: str) -> None:
+    """Add ``table.column`` (as the schema declares it) to a store that lacks it."""
+    if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
+        kind = table.c[column].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+
+
 def _v1_to_v2(conn: Connection) -> None:
     """Schema 2 added conditional-GET state per source and a warning per snapshot."""
-    cols = {c["name"] for c in sa.inspect(conn).get_columns("snapshots")}
-    if "warning" not in cols:
-        conn.execute(sa.text("ALTER TABLE snapshots ADD COLUMN warning TEXT"))
+    _add_column(conn, snapshots, "warning")
     source_state.create(conn, checkfirst=True)
 
 
@@ -50,9 +55,7 @@ def _add_subscribers(conn: Connection) -> None:
     profiles they chose, their feedback on papers, and which delivery belongs to which of them."""
     for table in (subscribers, subscriptions, feedback):
         table.create(conn, checkfirst=True)
-    cols = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
-    if "subscriber_id" not in cols:
-        conn.execute(sa.text("ALTER TABLE deliveries ADD COLUMN subscriber_id INTEGER"))
+    _add_column(conn, deliveries, "subscriber_id")
 
 
 def _add_paper_life(conn: Connection) -> None:
@@ -60,10 +63,8 @@ def _add_paper_life(conn: Connection) -> None:
     later (with their source and time), ``papers.updated_at`` and the momentum shown with a
     digest item. Earlier captures' sightings were never recorded: each paper gets the one
     sighting that is known, its first snapshot's."""
-    for table, column in ((papers, "updated_at"), (digest_items, "momentum")):
-        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table.name)}:
-            kind = table.c[column].type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    _add_column(conn, papers, "updated_at")
+    _add_column(conn, digest_items, "momentum")
     paper_updates.create(conn, checkfirst=True)
     if not sa.inspect(conn).has_table("sightings"):
         sightings.create(conn)

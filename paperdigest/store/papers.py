@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from paperdigest.models import Listing, Paper, fold_title
+from paperdigest.models import Listing, Paper, fold_title, normalize_arxiv_id
 from paperdigest.store.base import StoreBase
 from paperdigest.store.fieldupdates import FIELDS, FUTURE_SLACK, label, previous_text, proposed, vet
 from paperdigest.store.rows import chunks, paper_from_row, paper_uid, storable, utc
-from paperdigest.store.schema import blobs, paper_updates, papers, sightings, snapshots, source_state
+from paperdigest.store.schema import blobs, paper_updates, paper_vectors, papers, sightings, snapshots, source_state
 
 # The lookups of the diff: prepared once, so a chunk of 500 keys is only bound, not re-built.
 _PAPER_COLS = (papers.c.id, papers.c.arxiv_id, papers.c.title_key, papers.c.title, papers.c.abstract, papers.c.url,
@@ -100,12 +100,8 @@ class PaperStore(StoreBase):
         by_arxiv, by_title = self._known(conn, items, keys)
         diff = _Diff()
         for p, title_key in zip(items, keys):
-            row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
-            by_id = row is not None
-            if row is None and title_key:
-                cand = by_title.get(title_key)
-                if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
-                    row = cand
+            row = _match(p, title_key, by_arxiv, by_title)
+            by_id = row is not None and row is by_arxiv.get(p.arxiv_id or "")
             if row is not None:
                 if diff.seen.get(row.id) is None:  # a paper listed twice: one sighting
                     diff.seen[row.id] = p.upvotes
@@ -113,12 +109,9 @@ class PaperStore(StoreBase):
                     diff.upvotes[row.id] = p.upvotes
                 if not title_key:
                     diff.warnings.append(f"{source}: {label(p)}: a title without a letter or digit ignored")
-                # Most known papers bring nothing new: tell so without a call per paper.
-                if ((p.abstract and p.abstract != row.abstract) or p.url or p.authors or p.published
-                        or p.ai_summary or (p.arxiv_id and not row.arxiv_id) or (by_id and p.title != row.title)):
-                    fills, fixes = proposed(row, p, by_arxiv=by_id, title_ok=bool(title_key))
-                    if fills or fixes:
-                        diff.changes.append((row, fills, fixes))
+                fills, fixes = proposed(row, p, by_arxiv=by_id, title_ok=bool(title_key))
+                if fills or fixes:
+                    diff.changes.append((row, fills, fixes))
                 continue
             if not title_key:
                 diff.warnings.append(f"{source}: {label(p)}: a title without a letter or digit: not stored")
@@ -197,6 +190,9 @@ class PaperStore(StoreBase):
             if "title" in accepted:
                 values["title_key"] = fold_title(accepted["title"])
             conn.execute(papers.update().where(papers.c.id == row.id).values(**values))
+            if "title" in accepted or "abstract" in accepted:
+                # Its vector was made from the old text: the next run's embedding step makes it again.
+                conn.execute(paper_vectors.delete().where(paper_vectors.c.paper_id == row.id))
             log.extend({"paper_id": row.id, "field": f, "snapshot_id": snap_id, "changed_at": now,
                         "previous": previous_text(row, f)} for f in FIELDS if f in accepted)
             updated += 1
@@ -212,15 +208,15 @@ class PaperStore(StoreBase):
         keys = [p.title_key for p in items]
         with self._read() as conn:
             by_arxiv, by_title = self._known(conn, items, keys)
-        out: list[int | None] = []
-        for p, key in zip(items, keys):
-            row: Any = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
-            if row is None and key:
-                cand = by_title.get(key)
-                if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
-                    row = cand
-            out.append(int(row.id) if row is not None else None)
-        return out
+        rows = [_match(p, key, by_arxiv, by_title) for p, key in zip(items, keys)]
+        return [int(row.id) if row is not None else None for row in rows]
+
+    def find_liked(self, entries: Sequence[str]) -> dict[str, int]:
+        """Liked entries found in the store -> paper id: by arXiv id (any version or URL form),
+        else by title (folded: case, accents, punctuation and spacing do not matter), by the
+        identity rule of ingest. Entries not found are left out."""
+        ids = self.paper_ids_of([Paper(e, "", arxiv_id=normalize_arxiv_id(e)) for e in entries])
+        return {e: pid for e, pid in zip(entries, ids) if pid is not None}
 
     def paper_count(self) -> int:
         with self._read() as conn:
@@ -287,6 +283,17 @@ class PaperStore(StoreBase):
                  .where(snapshots.c.source == source, snapshots.c.error.is_(None))
                  .order_by(snapshots.c.id.desc()).limit(n))
             return [int(r[0]) for r in conn.execute(q)]
+
+
+def _match(p: Paper, title_key: str, by_arxiv: dict[str, Any], by_title: dict[str, Any]) -> Any:
+    """The stored row a listed paper is (the identity rule): by arXiv id; else by folded title,
+    unless both have arXiv ids (then they are different papers with the same title)."""
+    row = by_arxiv.get(p.arxiv_id) if p.arxiv_id else None
+    if row is None and title_key:
+        cand = by_title.get(title_key)
+        if cand is not None and (not p.arxiv_id or cand.arxiv_id is None):
+            row = cand
+    return row
 
 
 def _field_sources(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str | None], str]:

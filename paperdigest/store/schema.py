@@ -79,7 +79,6 @@ paper_updates = sa.Table(
     sa.Column("previous", sa.Text),  # the value it replaced (JSON for authors); NULL when it was missing
 )
 
-# The lookups of the diff: prepared once, so a chunk of 500 keys is only bound, not re-built.
 
 profile_state = sa.Table(
     "profile_state", metadata,

@@ -257,12 +257,13 @@ class SubscriberStore(StoreBase):
 
     # -- what is owed, when the reader's hour comes --------------------------------------------
 
-    def due_subscribers(self, now: datetime) -> list[tuple[int, datetime]]:
-        """(id, next_send_at) of the active readers whose hour has come."""
+    def due_subscribers(self, now: datetime) -> list[tuple[int, datetime, str, int]]:
+        """(id, next_send_at, time zone, send hour) of the active readers whose hour has come."""
         with self._read() as conn:
-            rows = conn.execute(sa.select(subscribers.c.id, subscribers.c.next_send_at).where(
+            rows = conn.execute(sa.select(subscribers.c.id, subscribers.c.next_send_at, subscribers.c.timezone,
+                                          subscribers.c.send_hour).where(
                 subscribers.c.status == "active", subscribers.c.next_send_at <= utc(now)).order_by(subscribers.c.id))
-            return [(int(r.id), aware(r.next_send_at) or utc(now)) for r in rows]
+            return [(int(r.id), aware(r.next_send_at) or utc(now), r.timezone, int(r.send_hour)) for r in rows]
 
     def queue_owed(self, subscriber_id: int, *, expected: datetime, following: datetime, now: datetime,
                    send_empty: Sequence[str] = ()) -> int | None:

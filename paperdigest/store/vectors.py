@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from paperdigest.models import Paper, fold_title, normalize_arxiv_id
+from paperdigest.models import Paper
 from paperdigest.store.base import StoreBase
 from paperdigest.store.rows import chunks, paper_from_row
 from paperdigest.store.schema import digest_items, digests, paper_vectors, papers, text_vectors
@@ -59,7 +59,7 @@ def _upsert(dialect: str) -> Any:
 
 
 class VectorStore(StoreBase):
-    """Paper vectors, the text-vector cache, and the papers a profile likes or was given."""
+    """Paper vectors, the text-vector cache, and the papers a profile was given."""
 
     # -- paper vectors ------------------------------------------------------------------
 
@@ -141,15 +141,6 @@ class VectorStore(StoreBase):
 
     # -- other texts ----------------------------------------------------------------------
 
-    def text_vector(self, model_key: str, text: str) -> np.ndarray | None:
-        """The cached float32 vector of ``text`` under ``model_key``, or None."""
-        import numpy as np
-
-        with self._read() as conn:
-            row = conn.execute(sa.select(text_vectors.c.vector)
-                               .where(text_vectors.c.digest == text_digest(model_key, text))).first()
-        return None if row is None else np.frombuffer(bytes(row.vector), dtype=_TEXT_DTYPE).astype(np.float32)
-
     def text_vectors(self, model_key: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached vectors of those ``texts`` that have one under ``model_key`` (one query a
         chunk: a ranking of thousands of profiles reads their descriptions at once)."""
@@ -165,7 +156,7 @@ class VectorStore(StoreBase):
         return out
 
     def save_text_vectors(self, model_key: str, vectors: dict[str, np.ndarray]) -> None:
-        """Cache many texts' vectors at once (see :meth:`save_text_vector`)."""
+        """Cache texts' vectors (kept as float32: read back bit-identical), replacing older ones."""
         rows = [{"digest": text_digest(model_key, t), "model_key": model_key,
                  "vector": _rows(v.reshape(1, -1), 1).astype(_TEXT_DTYPE).tobytes()} for t, v in vectors.items()]
         if not rows:
@@ -175,42 +166,7 @@ class VectorStore(StoreBase):
                 conn.execute(text_vectors.delete().where(text_vectors.c.digest.in_(list(part))))
             conn.execute(text_vectors.insert(), rows)
 
-    def save_text_vector(self, model_key: str, text: str, vector: np.ndarray) -> None:
-        """Cache ``text``'s vector under ``model_key`` (kept as float32: read back bit-identical)."""
-        blob = _rows(vector.reshape(1, -1), 1).astype(_TEXT_DTYPE).tobytes()
-        digest = text_digest(model_key, text)
-        with self._write() as conn:
-            conn.execute(text_vectors.delete().where(text_vectors.c.digest == digest))
-            conn.execute(text_vectors.insert().values(digest=digest, model_key=model_key, vector=blob))
-
-    # -- what a profile likes and was given -------------------------------------------------
-
-    def find_liked(self, entries: Sequence[str]) -> dict[str, int]:
-        """Liked entries found in the store -> paper id: by arXiv id (any version or URL form),
-        else by title (folded: case, accents, punctuation and spacing do not matter). Entries
-        not found are left out."""
-        by_id = {e: normalize_arxiv_id(e) for e in entries}
-        by_title = {e: fold_title(e) for e in entries}
-        with self._read() as conn:
-            ids = sorted({a for a in by_id.values() if a})
-            arxiv: dict[str, int] = {}
-            for part in chunks(ids, _CHUNK):
-                q = sa.select(papers.c.arxiv_id, papers.c.id).where(papers.c.arxiv_id.in_(list(part)))
-                arxiv.update((r.arxiv_id, int(r.id)) for r in conn.execute(q))
-            titles: dict[str, int] = {}
-            for part in chunks(sorted({t for t in by_title.values() if t}), _CHUNK):
-                q = (sa.select(papers.c.title_key, papers.c.id).where(papers.c.title_key.in_(list(part)))
-                     .order_by(papers.c.id.desc()))
-                titles.update((r.title_key, int(r.id)) for r in conn.execute(q))  # the oldest wins
-        out: dict[str, int] = {}
-        for e in entries:
-            aid = by_id[e]
-            pid = arxiv.get(aid) if aid else None
-            if pid is None:
-                pid = titles.get(by_title[e])
-            if pid is not None:
-                out[e] = pid
-        return out
+    # -- what a profile was given -------------------------------------------------------------
 
     def profile_paper_ids(self, profile: str, *, recent_digests: int | None = None,
                           top: int | None = None) -> list[int]:

@@ -6,8 +6,8 @@ package is cheap: FastAPI is imported by :mod:`paperdigest.web.app` only, so the
 signs links with :mod:`paperdigest.delivery.signing` and :mod:`paperdigest.delivery.links`, does not pay
 for it.
 
-Modules by concern: ``tokens`` (HMAC-signed links, the secret), ``links`` (every URL a reader
-gets), ``forms`` (reading and bounding what a reader types), ``csrf``, ``ratelimit``, ``pages``
+Modules by concern (signed links and the URLs a reader gets live in ``delivery``, which the
+run uses too): ``forms`` (reading and bounding what a reader types), ``csrf``, ``ratelimit``, ``pages``
 (rendering, security headers, error pages), ``mailer`` (the confirmation email), ``app`` (the
 app factory), the routes (``subscribe``, ``manage``, ``unsubscribe``, ``feedback``, ``feeds``,
 ``digests``) and ``server`` (uvicorn).

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from paperdigest.delivery.feeds import render_feed
+from paperdigest.pipeline.digests import feed_texts
 from paperdigest.pipeline.subscribers import PERSONAL_TITLE
 from paperdigest.web.app import Web, web_of
 from paperdigest.web.pages import message_page
@@ -36,7 +37,7 @@ class ServedFeed:
     data: bytes
     etag: str
     last_modified: datetime
-    stamp: tuple[int, int]
+    stamp: tuple[int, int, datetime | None]
 
 
 def served_feed(web: Web, profile: str, kind: str, *, title: str, description: str, self_url: str,
@@ -49,7 +50,7 @@ def served_feed(web: Web, profile: str, kind: str, *, title: str, description: s
     if cached is not None and cached.stamp == stamp:
         return cached
     entries = web.store.feed_entries(profile, max_items=web.config.feed.max_items, since=since)
-    updated = max((e.added for e in entries), default=now).replace(microsecond=0)
+    updated = max((e.last_change for e in entries), default=now).replace(microsecond=0)
     data = render_feed(entries, kind="rss" if kind == "rss" else "atom", feed_id=f"urn:paperdigest:feed:{profile}",
                        title=title, link=link, self_url=self_url, description=description, updated=updated,
                        templates=web.config.templates)
@@ -98,9 +99,8 @@ def profile_feed(filename: str, request: Request) -> Response:
     if parts is None or parts[0] not in web.profile_names():
         return message_page(web, "No such feed", ["There is no feed at this address."], status=404)
     name, kind, content_type = parts
-    profile = web.config.profile(name)
-    feed = served_feed(web, name, kind, title=f"paperdigest: {profile.title}",
-                       description=f"Papers matching the profile {profile.title!r}",
+    title, description = feed_texts(web.config.profile(name))
+    feed = served_feed(web, name, kind, title=title, description=description,
                        self_url=web.links.feed(name, kind), link=web.links.digests(name))
     return answer(request, feed, content_type, "public, max-age=300")
 

@@ -15,13 +15,14 @@ from paperdigest import files
 from paperdigest.config import Config
 from paperdigest.delivery.emailmsg import POLICY, header_text, wire_bytes
 from paperdigest.delivery.render import email_document, sanitize_html
+from paperdigest.delivery.signing import CONFIRM_TTL
 from paperdigest.delivery.templating import render_template
 
 SUBJECT = "[paperdigest] Confirm your subscription"
 
 
 def confirmation_email(config: Config, *, to: str, url: str, profiles: list[str], now: datetime) -> bytes:
-    context = {"url": url, "profiles": profiles, "days": 7}
+    context = {"url": url, "profiles": profiles, "days": CONFIRM_TTL.days}
     text = render_template("web/confirm_email.txt.j2", context, config.templates)
     body = sanitize_html(render_template("web/confirm_email.html.j2", context, config.templates))
     html = email_document("Confirm your subscription", now.date().isoformat(), body, config.templates)

@@ -12,7 +12,7 @@ from paperdigest.pipeline.subscribers import next_send_time
 from paperdigest.store import ReaderSettings, Subscriber
 from paperdigest.web.app import Web, web_of
 from paperdigest.web.forms import FormError, parse_settings
-from paperdigest.web.pages import form_page, message_page, post_route, posted_form, verified
+from paperdigest.web.pages import form_page, message_page, post_route, verified
 from paperdigest.web.subscribe import defaults, settings_fields
 
 router = APIRouter()
@@ -56,11 +56,7 @@ def manage_form(token: str, request: Request) -> Response:
 
 
 @post_route(router, "/manage/{token}")
-def manage(request: Request, body: bytes, token: str) -> Response:
-    web = web_of(request)
-    form = posted_form(web, body, request)
-    if isinstance(form, Response):
-        return form
+def manage(request: Request, web: Web, form: dict[str, list[str]], token: str) -> Response:
     sub = _active(web, token)
     if isinstance(sub, Response):
         return sub

@@ -120,13 +120,23 @@ def posted_form(web: Web, body: bytes, request: Request, *, csrf_exempt: tuple[s
     return form
 
 
-def post_route(router: APIRouter, path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Register ``handler(request, body, **path_params)`` for POST: the body is read on the event
-    loop, then the handler (store writes, email) runs in the thread pool, as a sync route does."""
+def post_route(router: APIRouter, path: str, *, csrf_exempt: tuple[str, str] | None = None
+               ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Register ``handler(request, web, form, **path_params)`` for POST, called only for a
+    well-formed form with a valid CSRF token (see :func:`posted_form`). The body is read on the
+    event loop, then the handler (store writes, email) runs in the thread pool, as a sync route
+    does."""
 
     def register(handler: Callable[..., Response]) -> Callable[..., Response]:
+        def checked(request: Request, body: bytes, params: dict[str, Any]) -> Response:
+            from paperdigest.web.app import web_of
+
+            web = web_of(request)
+            form = posted_form(web, body, request, csrf_exempt=csrf_exempt)
+            return form if isinstance(form, Response) else handler(request, web, form, **params)
+
         async def endpoint(request: Request) -> Response:
-            return await run_in_threadpool(handler, request, await request.body(), **request.path_params)
+            return await run_in_threadpool(checked, request, await request.body(), request.path_params)
 
         endpoint.__name__ = handler.__name__
         endpoint.__doc__ = handler.__doc__

@@ -13,9 +13,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from paperdigest.config import Config
+from paperdigest.config import Config, WebConfig
 from paperdigest.errors import ConfigError
 from paperdigest.delivery.signing import load_secret
+
+
+def require_web(config: Config) -> WebConfig:
+    """The config's ``[web]`` table, or the one-line error that it has none."""
+    if config.web is None:
+        raise ConfigError(f"{config.path}: no [web] table: add one with base_url = \"https://...\" to serve the web app")
+    return config.web
 
 
 def uvicorn_server(config: Config, secret: str, host: str | None = None, port: int | None = None,
@@ -25,12 +32,11 @@ def uvicorn_server(config: Config, secret: str, host: str | None = None, port: i
 
     from paperdigest.web.app import create_app
 
-    if config.web is None:
-        raise ConfigError(f"{config.path}: no [web] table: add one with base_url = \"https://...\" to serve the web app")
+    web = require_web(config)
     app = create_app(config, secret, **app_options)
-    settings = uvicorn.Config(app, host=host or config.web.host, port=port or config.web.port, access_log=False,
+    settings = uvicorn.Config(app, host=host or web.host, port=port or web.port, access_log=False,
                               log_level="warning", proxy_headers=True,
-                              forwarded_allow_ips=list(config.web.trusted_proxies), server_header=False,
+                              forwarded_allow_ips=list(web.trusted_proxies), server_header=False,
                               timeout_graceful_shutdown=5)
     return uvicorn.Server(settings)
 

@@ -20,13 +20,13 @@ from starlette.responses import RedirectResponse, Response
 from paperdigest.config import Profile
 from paperdigest.delivery.render import render_html_body
 from paperdigest.errors import DeliveryError, PaperdigestError
-from paperdigest.pipeline.subscribers import PERSONAL_TITLE, default_send_hour, next_send_time
+from paperdigest.pipeline.subscribers import PERSONAL_TITLE, default_send_hour, next_send_time, settings_profile
 from paperdigest.store import ReaderSettings
 from paperdigest.web.app import Web, web_of
 from paperdigest.web.forms import (MAX_DESCRIPTION_LENGTH, MAX_KEYWORDS, FormError, SettingsDefaults, first,
                                    normalize_email, parse_settings, time_zones)
 from paperdigest.web.mailer import confirmation_email, send_confirmation
-from paperdigest.web.pages import form_page, message_page, post_route, posted_form, verified
+from paperdigest.web.pages import form_page, message_page, post_route, verified
 
 log = logging.getLogger("paperdigest.web")
 router = APIRouter()
@@ -82,15 +82,13 @@ def previews(web: Web, settings: ReaderSettings) -> list[dict[str, Any]]:
 
     profiles: list[Profile] = [web.config.profile(n) for n in settings.profiles]
     if settings.personal:
-        profiles.append(Profile(name="personal", title=PERSONAL_TITLE, keywords={k: 1.0 for k in settings.keywords},
-                                description=settings.description))
-    now = web.clock()
-    meaning = MeaningSource(web.config, web.store, save=False)
+        profiles.append(settings_profile("personal", settings))
+    views = preview_recent(web.store, profiles, stats(web), now=web.clock(), days=PREVIEW_DAYS,
+                           meaning=MeaningSource(web.config, web.store, save=False))
     out = []
-    for p in profiles:
-        view = preview_recent(web.store, p, stats(web), now=now, days=PREVIEW_DAYS, meaning=meaning)
+    for p, view in zip(profiles, views):
         note = "" if p.keywords else ("Without keywords, this profile lists only the papers closest in meaning to "
-                                      "your description (the top 5% of each day's papers).")
+                                      "your description (the top 10% of each day's papers).")
         out.append({"title": p.title, "count": len(view.items), "note": note,
                     "body": Markup(render_html_body(view, web.config.templates))})
     return out
@@ -124,12 +122,8 @@ def subscribe_form(request: Request) -> Response:
 
 
 @post_route(router, "/subscribe/preview")
-def subscribe_preview(request: Request, body: bytes) -> Response:
+def subscribe_preview(request: Request, web: Web, form: dict[str, list[str]]) -> Response:
     """The form as typed, with what the chosen profiles would have sent (changes nothing)."""
-    web = web_of(request)
-    form = posted_form(web, body, request)
-    if isinstance(form, Response):
-        return form
     try:
         settings = parse_settings(form, web.profile_names(), defaults(web))
     except FormError as e:
@@ -138,11 +132,7 @@ def subscribe_preview(request: Request, body: bytes) -> Response:
 
 
 @post_route(router, "/subscribe")
-def subscribe(request: Request, body: bytes) -> Response:
-    web = web_of(request)
-    form = posted_form(web, body, request)
-    if isinstance(form, Response):
-        return form
+def subscribe(request: Request, web: Web, form: dict[str, list[str]]) -> Response:
     now = web.clock()
     client = request.client.host if request.client else "unknown"
     if not web.limits.per_client.hit(client, now):

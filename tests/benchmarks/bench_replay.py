@@ -65,7 +65,7 @@ def main() -> int:
                 stats = pipeline.term_stats(store)
                 day = pipeline.digest_day(config, now)
                 for profile in config.profiles:
-                    record = pipeline.build_profile_digest(store, profile, stats, now=now, day=day)
+                    record = pipeline.build_profile_digest(store, profile, stats, now=now, day=day, tz=timezone.utc)
                     if record is not None:
                         pipeline.write_markdown(store, record.id, out)
                         digests += 1
